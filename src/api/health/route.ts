@@ -1,0 +1,9 @@
+import type { FastifyPluginAsync } from "fastify";
+import type { ApiContext } from "../context.js";
+
+export const healthRoute: FastifyPluginAsync<ApiContext> = async (app, { models }) => {
+  app.get("/health", async () => ({
+    status: "ok",
+    models: Object.fromEntries(models.all().map((engine) => [engine.description.id, engine.stats()])),
+  }));
+};

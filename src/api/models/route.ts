@@ -1,0 +1,21 @@
+import type { FastifyPluginAsync } from "fastify";
+import type { ModelEngine } from "../../engine/types.js";
+import type { ApiContext } from "../context.js";
+
+function modelObject(engine: ModelEngine) {
+  const d = engine.description;
+  return {
+    id: d.id,
+    object: "model",
+    created: d.created,
+    owned_by: "llm-gateway",
+    // Extension fields, ignored by OpenAI clients.
+    meta: { slots: d.slots, ctx_size: d.ctxSize, layout: d.layout, gpu: d.gpu, gpu_layers: d.gpuLayers, threads: d.threads, chat_template: d.chatTemplate },
+  };
+}
+
+export const modelsRoute: FastifyPluginAsync<ApiContext> = async (app, { models }) => {
+  app.get("/v1/models", async () => ({ object: "list", data: models.all().map(modelObject) }));
+  // A wildcard, because model ids may contain "/" (e.g. "org/name").
+  app.get<{ Params: { "*": string } }>("/v1/models/*", async (request) => modelObject(models.resolve(request.params["*"])));
+};

@@ -1,0 +1,112 @@
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { ApiError } from "../../errors.js";
+import type { FinishReason, GenerationEvent, GenerationRequest, ModelEngine, Usage } from "../../engine/types.js";
+import { SseWriter } from "../../server/sse-writer.js";
+
+/** How one endpoint shapes the shared generation events into its OpenAI objects. */
+export interface ResponseShape {
+  /** Sent before the first token (chat sends the assistant role here). */
+  streamStart?(): object;
+  streamDelta(text: string): object;
+  streamFinish(reason: FinishReason): object;
+  streamUsage(usage: OpenAiUsage): object;
+  complete(text: string, reason: FinishReason, usage: OpenAiUsage): object;
+}
+
+export interface OpenAiUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+  prompt_tokens_details: { cached_tokens: number };
+}
+
+export interface ServeOptions {
+  engine: ModelEngine;
+  generation: GenerationRequest;
+  shape: ResponseShape;
+  stream: boolean;
+  includeUsage: boolean;
+  sseKeepAliveMs: number;
+}
+
+export function toOpenAiUsage(usage: Usage): OpenAiUsage {
+  return {
+    prompt_tokens: usage.promptTokens,
+    completion_tokens: usage.completionTokens,
+    total_tokens: usage.promptTokens + usage.completionTokens,
+    prompt_tokens_details: { cached_tokens: usage.cachedTokens },
+  };
+}
+
+/**
+ * Runs one generation for an HTTP request and writes it as JSON or as SSE. Everything that can fail
+ * before output exists (validation, context length, a full queue) surfaces as an HTTP error status;
+ * a client that goes away aborts the generation, which frees its slot.
+ */
+export async function serveGeneration(request: FastifyRequest, reply: FastifyReply, options: ServeOptions): Promise<void> {
+  const abort = new AbortController();
+  const onClose = () => {
+    if (!reply.raw.writableFinished) abort.abort(new Error("client closed the connection"));
+  };
+  reply.raw.on("close", onClose);
+  try {
+    let started;
+    try {
+      started = await options.engine.start(options.generation, abort.signal);
+    } catch (error) {
+      if (abort.signal.aborted) return abandon(reply);
+      throw error;
+    }
+    if (options.stream) await writeStream(request, reply, started.events, abort.signal, options);
+    else await writeJson(reply, started.events, abort.signal, options.shape);
+  } finally {
+    reply.raw.off("close", onClose);
+  }
+}
+
+async function writeJson(reply: FastifyReply, events: AsyncIterable<GenerationEvent>, signal: AbortSignal, shape: ResponseShape): Promise<void> {
+  let text = "";
+  for await (const event of events) {
+    if (signal.aborted) break;
+    if (event.type === "text") text += event.text;
+    else if (event.type === "error") throw ApiError.fromData(event.error);
+    else return void (await reply.send(shape.complete(text, event.finishReason, toOpenAiUsage(event.usage))));
+  }
+  abandon(reply);
+}
+
+async function writeStream(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  events: AsyncIterable<GenerationEvent>,
+  signal: AbortSignal,
+  { shape, includeUsage, sseKeepAliveMs }: ServeOptions,
+): Promise<void> {
+  reply.hijack();
+  const sse = new SseWriter(reply.raw, sseKeepAliveMs, { "x-request-id": String(request.id) });
+  let completed = false;
+  try {
+    const start = shape.streamStart?.();
+    if (start) await sse.send(start);
+    for await (const event of events) {
+      if (signal.aborted || sse.closed) break;
+      if (event.type === "text") await sse.send(shape.streamDelta(event.text));
+      else if (event.type === "error") {
+        await sse.send({ error: { message: event.error.message, type: event.error.type, param: event.error.param, code: event.error.code } });
+        break;
+      } else {
+        await sse.send(shape.streamFinish(event.finishReason));
+        if (includeUsage) await sse.send(shape.streamUsage(toOpenAiUsage(event.usage)));
+        completed = true;
+      }
+    }
+  } finally {
+    await sse.end(completed);
+  }
+}
+
+/** The client is gone: tell Fastify not to answer, and make sure the socket is released. */
+function abandon(reply: FastifyReply): void {
+  if (!reply.sent) reply.hijack();
+  if (!reply.raw.writableEnded) reply.raw.end();
+}

@@ -1,0 +1,115 @@
+import { Type, type Static } from "typebox";
+
+// The single source of truth for every setting: its type, range and default.
+// config/default.yaml documents the same keys for humans; test/unit/config.test.ts keeps them in step.
+
+const Integer = (min: number, def: number, description: string, max?: number) =>
+  Type.Integer({ minimum: min, ...(max === undefined ? {} : { maximum: max }), default: def, description });
+
+export const GpuSetting = Type.Union(
+  [Type.Literal("auto"), Type.Literal("cuda"), Type.Literal("vulkan"), Type.Literal("metal"), Type.Literal("off")],
+  { default: "auto", description: "GPU backend: auto picks the best available one, off forces CPU" },
+);
+
+export const GpuLayersSetting = Type.Union(
+  [Type.Literal("auto"), Type.Literal("max"), Type.Integer({ minimum: 0 })],
+  { default: "auto", description: "layers offloaded to the GPU: auto (fit memory), max, or a count" },
+);
+
+export const EngineLayout = Type.Union(
+  [Type.Literal("auto"), Type.Literal("batched"), Type.Literal("per-slot")],
+  {
+    default: "auto",
+    description:
+      "batched: one context whose sequences are the slots (continuous batching, best on a GPU); " +
+      "per-slot: one context per slot (faster on a small CPU); auto: batched on a GPU, per-slot on CPU",
+  },
+);
+
+export const ModelEntry = Type.Object(
+  {
+    id: Type.Optional(Type.String({ minLength: 1, description: "name clients send as `model`; default: file name without .gguf" })),
+    path: Type.String({ minLength: 1, description: "a .gguf path (relative to the working directory) or an hf: URI" }),
+  },
+  { additionalProperties: false },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    server: Type.Object(
+      {
+        host: Type.String({ default: "127.0.0.1", description: "address to listen on" }),
+        port: Integer(0, 8080, "TCP port (0 = any free port)", 65535),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    http: Type.Object(
+      {
+        bodyLimit: Integer(1024, 4 * 1024 * 1024, "largest request body in bytes (413 above)"),
+        sseKeepAliveMs: Integer(100, 10_000, "send an SSE comment when a stream was silent this long (prompt evaluation)"),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    request: Type.Object(
+      {
+        timeoutMs: Integer(1, 600_000, "a generation running longer than this is stopped and its slot freed"),
+        maxTokens: Integer(1, 4096, "largest max_tokens a request may ask for; also the cap when it asks for none"),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    queue: Type.Object(
+      {
+        maxRequests: Integer(0, 64, "requests that may wait for a slot per model; more get 503"),
+        maxTokens: Integer(0, 262_144, "prompt tokens that may wait for a slot per model; more get 503"),
+        timeoutMs: Integer(1, 60_000, "longest wait for a slot before 503"),
+        retryAfterMs: Integer(0, 1_000, "Retry-After sent with a 503 for a full queue"),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    engine: Type.Object(
+      {
+        slots: Integer(1, 4, "parallel sequences (KV-cache slots) per model", 256),
+        ctxSize: Integer(0, 0, "context tokens per slot (prompt + completion); 0 = the model's training context, at most 4096"),
+        threads: Integer(0, 0, "CPU threads per context; 0 = derived from the CPUs this process may use"),
+        batchSize: Integer(0, 0, "tokens per decode batch; 0 = node-llama-cpp's default"),
+        gpu: GpuSetting,
+        gpuLayers: GpuLayersSetting,
+        layout: EngineLayout,
+        flashAttention: Type.Boolean({ default: true, description: "flash attention (measured 7-10% faster on CPU)" }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    models: Type.Array(ModelEntry, { default: [], description: "models to serve; empty = search modelSearch.dirs" }),
+    modelSearch: Type.Object(
+      {
+        dirs: Type.Array(Type.String(), {
+          default: ["models", "../shared/models"],
+          description: "folders searched for a .gguf when no model is given, in order",
+        }),
+        preferred: Type.Array(Type.String(), {
+          default: ["stories260K.gguf"],
+          description: "file names chosen first inside a searched folder (else the first .gguf by name)",
+        }),
+        download: Type.String({
+          default: "hf:bartowski/SmolLM2-135M-Instruct-GGUF:Q8_0",
+          description: "hf: URI downloaded (with a progress bar) into the first folder when none has a model",
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    log: Type.Object(
+      {
+        level: Type.Union(
+          [Type.Literal("fatal"), Type.Literal("error"), Type.Literal("warn"), Type.Literal("info"), Type.Literal("debug"), Type.Literal("trace"), Type.Literal("silent")],
+          { default: "info" },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type GatewayConfig = Static<typeof ConfigSchema>;
+export type EngineConfig = GatewayConfig["engine"];
+export type ModelEntryConfig = Static<typeof ModelEntry>;

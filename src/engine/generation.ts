@@ -1,0 +1,104 @@
+import { TokenBias, type EvaluationPriority, type LlamaModel, type SequenceEvaluateOptions, type Token } from "node-llama-cpp";
+import { TextAssembler } from "./text-assembler.js";
+import type { RenderedPrompt } from "./prompt.js";
+import type { Slot } from "./slot.js";
+import type { FinishReason, GenerationEvent, GenerationRequest } from "./types.js";
+
+const PENALTY_WINDOW = 64; // llama.cpp's default penalty_last_n
+
+export interface SlotGeneration {
+  model: LlamaModel;
+  slot: Slot;
+  prompt: RenderedPrompt;
+  /** Prompt tokens already in the slot's cache (see Slot.keepSharedPrefix). */
+  reused: number;
+  request: GenerationRequest;
+  signal: AbortSignal;
+  evaluationPriority?: EvaluationPriority;
+}
+
+/**
+ * Evaluates the uncached part of the prompt on a slot and yields text as tokens arrive. It returns
+ * without a final event when `signal` aborts; the caller decides what an abort means.
+ */
+export async function* generateOnSlot(job: SlotGeneration): AsyncGenerator<GenerationEvent> {
+  const { model, slot, prompt, reused, request, signal } = job;
+  const promptTokens = prompt.tokens;
+  const maxTokens = Math.min(request.maxTokens, slot.contextSize - promptTokens.length);
+  const stopTokens = new Set(prompt.stopTokens);
+  const assembler = new TextAssembler(
+    (tokens, preceding) => model.detokenize(tokens as Token[], false, preceding as Token[]),
+    [...request.stop, ...prompt.stopStrings],
+    promptTokens,
+  );
+  const recentTokens = promptTokens.slice(-PENALTY_WINDOW);
+  const evaluation = slot.sequence.evaluate(promptTokens.slice(reused), {
+    ...samplingOptions(request, recentTokens),
+    ...(request.ignoreEos ? { tokenBias: endOfGenerationBias(model) } : {}),
+    evaluationPriority: job.evaluationPriority,
+    yieldEogToken: false,
+  });
+
+  let completionTokens = 0;
+  let finishReason: FinishReason = "stop";
+  try {
+    for await (const token of evaluation) {
+      if (signal.aborted) return;
+      if (stopTokens.has(token)) break;
+      completionTokens++;
+      slot.generatedTokens++;
+      recentTokens.push(token);
+      if (recentTokens.length > PENALTY_WINDOW) recentTokens.shift();
+      const { text, stopped } = assembler.push(token);
+      if (text) yield { type: "text", text };
+      if (stopped) break;
+      if (completionTokens >= maxTokens) {
+        finishReason = "length";
+        break;
+      }
+    }
+  } finally {
+    await evaluation.return();
+  }
+  if (signal.aborted) return;
+  const rest = assembler.flush();
+  if (rest) yield { type: "text", text: rest };
+  yield {
+    type: "done",
+    finishReason,
+    usage: { promptTokens: promptTokens.length, cachedTokens: reused, completionTokens },
+  };
+}
+
+function samplingOptions(request: GenerationRequest, recentTokens: Token[]): SequenceEvaluateOptions {
+  const { temperature, topP, seed, presencePenalty, frequencyPenalty } = request.sampling;
+  const penalize = presencePenalty !== 0 || frequencyPenalty !== 0;
+  return {
+    // Every value explicit: node-llama-cpp's defaults are not OpenAI's.
+    temperature,
+    topP,
+    topK: 0,
+    minP: 0,
+    ...(seed === undefined ? {} : { seed }),
+    ...(penalize ? { repeatPenalty: { punishTokens: () => recentTokens, penalty: 1, presencePenalty, frequencyPenalty } } : {}),
+  };
+}
+
+const endOfGenerationBiases = new WeakMap<LlamaModel, TokenBias>();
+
+/**
+ * Bans every end-of-generation token, as llama-server does for ignore_eos; built once per model.
+ * TokenBias.set() silently skips EOG tokens, so the ban goes into its bias map directly; the
+ * ignore_eos tests catch it if node-llama-cpp ever changes that map.
+ */
+function endOfGenerationBias(model: LlamaModel): TokenBias {
+  let bias = endOfGenerationBiases.get(model);
+  if (!bias) {
+    bias = TokenBias.for(model);
+    const biases = (bias as unknown as { _biases: Map<Token, number> })._biases;
+    const vocabularySize = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0;
+    for (let token = 0; token < vocabularySize; token++) if (model.isEogToken(token as Token)) biases.set(token as Token, -Infinity);
+    endOfGenerationBiases.set(model, bias);
+  }
+  return bias;
+}

@@ -1,0 +1,148 @@
+import type { Llama, LlamaContext, LlamaModel } from "node-llama-cpp";
+import type { GatewayConfig } from "../config/schema.js";
+import { ApiError, invalidRequest, timedOut } from "../errors.js";
+import { defaultThreadsPerContext } from "./cpu-budget.js";
+import { generateOnSlot } from "./generation.js";
+import { PromptRenderer } from "./prompt.js";
+import { Slot } from "./slot.js";
+import { SlotScheduler } from "./slot-scheduler.js";
+import type { EngineStats, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine } from "./types.js";
+
+export interface LlamaEngineOptions {
+  llama: Llama;
+  id: string;
+  path: string;
+  config: Pick<GatewayConfig, "engine" | "queue" | "request">;
+}
+
+type Layout = ModelDescription["layout"];
+
+const DEFAULT_MAX_CTX_SIZE = 4096; // per slot; a 128K-context model would otherwise take all memory
+
+/** One loaded GGUF model with its slots, its queue and the generation loop. */
+export class LlamaEngine implements ModelEngine {
+  private constructor(
+    readonly description: ModelDescription,
+    private readonly model: LlamaModel,
+    private readonly contexts: LlamaContext[],
+    private readonly slots: Slot[],
+    private readonly scheduler: SlotScheduler<Slot>,
+    private readonly renderer: PromptRenderer,
+    private readonly requestTimeoutMs: number,
+  ) {}
+
+  static async load({ llama, id, path, config }: LlamaEngineOptions): Promise<LlamaEngine> {
+    const { engine } = config;
+    const layout: Layout = engine.layout === "auto" ? (llama.gpu === false ? "per-slot" : "batched") : engine.layout;
+    const contextCount = layout === "batched" ? 1 : engine.slots;
+    const threads = engine.threads || defaultThreadsPerContext(contextCount);
+    const model = await llama.loadModel({ modelPath: path, gpuLayers: engine.gpuLayers });
+    const ctxSize = engine.ctxSize || Math.min(model.trainContextSize, DEFAULT_MAX_CTX_SIZE);
+    const contexts: LlamaContext[] = [];
+    try {
+      const sequencesPerContext = layout === "batched" ? engine.slots : 1;
+      for (let i = 0; i < contextCount; i++) {
+        contexts.push(
+          await model.createContext({
+            sequences: sequencesPerContext,
+            contextSize: ctxSize,
+            threads,
+            flashAttention: engine.flashAttention,
+            ...(engine.batchSize ? { batchSize: engine.batchSize } : {}),
+          }),
+        );
+      }
+    } catch (error) {
+      await Promise.all(contexts.map((c) => c.dispose()));
+      await model.dispose();
+      throw error;
+    }
+    const slots = contexts.flatMap((context) =>
+      Array.from({ length: context.totalSequences }, () => context.getSequence()),
+    ).map((sequence, index) => new Slot(index, sequence));
+    const scheduler = new SlotScheduler(slots, config.queue);
+    const renderer = new PromptRenderer(model);
+    const description: ModelDescription = {
+      id,
+      path,
+      slots: slots.length,
+      ctxSize,
+      layout,
+      gpu: llama.gpu,
+      gpuLayers: model.gpuLayers,
+      threads,
+      chatTemplate: renderer.templateName,
+      created: Math.floor(Date.now() / 1000),
+    };
+    return new LlamaEngine(description, model, contexts, slots, scheduler, renderer, config.request.timeoutMs);
+  }
+
+  async start(request: GenerationRequest, clientSignal: AbortSignal): Promise<Generation> {
+    const prompt = this.renderer.render(request.prompt);
+    const ctxSize = this.description.ctxSize;
+    if (prompt.tokens.length >= ctxSize) {
+      const what = request.prompt.kind === "chat" ? "messages" : "prompt";
+      throw invalidRequest(
+        `This model's maximum context length is ${ctxSize} tokens. However, your ${what} resulted in ${prompt.tokens.length} tokens (at least one token must be left for the completion).`,
+        what,
+        "context_length_exceeded",
+      );
+    }
+    const slot = await this.scheduler.acquire(prompt.tokens, clientSignal);
+    let reused: number;
+    try {
+      reused = await slot.keepSharedPrefix(prompt.tokens);
+    } catch (error) {
+      this.scheduler.release(slot);
+      throw error;
+    }
+    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
+    const signal = AbortSignal.any([clientSignal, timeout]);
+    const generation = { promptTokens: prompt.tokens.length, cachedTokens: reused };
+    let started = false;
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      signal.removeEventListener("abort", releaseIfIdle);
+      this.scheduler.release(slot);
+    };
+    // A client that leaves before the events are read must not keep the slot.
+    const releaseIfIdle = () => {
+      if (!started) release();
+    };
+    signal.addEventListener("abort", releaseIfIdle, { once: true });
+    const model = this.model;
+    const timeoutMs = this.requestTimeoutMs;
+    async function* events(): AsyncGenerator<GenerationEvent> {
+      started = true;
+      try {
+        if (signal.aborted) return;
+        yield* generateOnSlot({ model, slot, prompt, reused, request, signal, evaluationPriority: undefined });
+        if (timeout.aborted && !clientSignal.aborted) {
+          yield { type: "error", error: timedOut(`The request did not finish within ${timeoutMs} ms and was stopped.`).toData() };
+        }
+      } catch (error) {
+        yield { type: "error", error: (error instanceof ApiError ? error : new ApiError(500, `Generation failed: ${(error as Error).message}`, "server_error", "generation_failed")).toData() };
+      } finally {
+        release();
+      }
+    }
+    return { ...generation, events: events() };
+  }
+
+  stats(): EngineStats {
+    return {
+      generatedTokens: this.slots.reduce((sum, slot) => sum + slot.generatedTokens, 0),
+      slotsTotal: this.slots.length,
+      slotsBusy: this.scheduler.busyCount,
+      queuedRequests: this.scheduler.queuedRequests,
+      queuedTokens: this.scheduler.queuedTokens,
+    };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.contexts.map((context) => context.dispose()));
+    await this.model.dispose();
+  }
+}

@@ -1,0 +1,33 @@
+import type { LlamaContextSequence, Token } from "node-llama-cpp";
+import type { PrefixCache } from "./slot-scheduler.js";
+
+/** One KV-cache slot: a context sequence that keeps its tokens between requests for prefix reuse. */
+export class Slot implements PrefixCache {
+  /** Tokens this slot has generated since it was created. */
+  generatedTokens = 0;
+
+  constructor(
+    readonly index: number,
+    readonly sequence: LlamaContextSequence,
+  ) {}
+
+  get contextSize(): number {
+    return this.sequence.contextSize;
+  }
+
+  cachedPrefixLength(tokens: readonly number[]): number {
+    if (this.sequence.nextTokenIndex === 0) return 0;
+    return this.sequence.compareContextTokens(tokens as Token[]).firstDifferentIndex;
+  }
+
+  /**
+   * Drops whatever the cache holds beyond the shared prefix and returns how many prompt tokens are
+   * reused. At least one prompt token is always evaluated again: its logits choose the first answer token.
+   */
+  async keepSharedPrefix(tokens: readonly Token[]): Promise<number> {
+    const reused = Math.min(this.cachedPrefixLength(tokens), tokens.length - 1);
+    const end = this.sequence.nextTokenIndex;
+    if (end > reused) await this.sequence.eraseContextTokenRanges([{ start: reused, end }]);
+    return reused;
+  }
+}

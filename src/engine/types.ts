@@ -1,0 +1,88 @@
+// The engine boundary: plain, serialisable data only, so an engine can later live in another
+// process without the HTTP layer noticing.
+
+export interface ChatMessage {
+  role: "system" | "user" | "assistant";
+  content: string;
+}
+
+export type PromptInput = { kind: "chat"; messages: ChatMessage[] } | { kind: "text"; text: string };
+
+export interface SamplingParams {
+  temperature: number;
+  topP: number;
+  seed?: number;
+  presencePenalty: number;
+  frequencyPenalty: number;
+}
+
+export interface GenerationRequest {
+  prompt: PromptInput;
+  sampling: SamplingParams;
+  /** Upper bound on generated tokens; the context end may stop it sooner (finish_reason "length"). */
+  maxTokens: number;
+  stop: string[];
+  /** Keep generating past end-of-generation tokens (fixed-length output for benchmarks). */
+  ignoreEos?: boolean;
+}
+
+export type FinishReason = "stop" | "length";
+
+export interface Usage {
+  promptTokens: number;
+  /** Prompt tokens whose KV cache was reused from the slot's previous request. */
+  cachedTokens: number;
+  completionTokens: number;
+}
+
+export interface ErrorData {
+  status: number;
+  message: string;
+  type: string;
+  code: string | null;
+  param: string | null;
+}
+
+export type GenerationEvent =
+  | { type: "text"; text: string }
+  | { type: "done"; finishReason: FinishReason; usage: Usage }
+  | { type: "error"; error: ErrorData };
+
+/** An admitted generation: it holds a slot until its events end or its signal aborts. */
+export interface Generation {
+  promptTokens: number;
+  cachedTokens: number;
+  events: AsyncIterable<GenerationEvent>;
+}
+
+export interface EngineStats {
+  slotsTotal: number;
+  slotsBusy: number;
+  queuedRequests: number;
+  queuedTokens: number;
+  generatedTokens: number;
+}
+
+export interface ModelDescription {
+  id: string;
+  path: string;
+  slots: number;
+  ctxSize: number;
+  layout: "batched" | "per-slot";
+  gpu: string | false;
+  gpuLayers: number;
+  threads: number;
+  chatTemplate: string;
+  created: number;
+}
+
+export interface ModelEngine {
+  readonly description: ModelDescription;
+  /**
+   * Validates and tokenizes the prompt, waits for a slot, then resolves with the running generation.
+   * Rejects with an ApiError (400 too long, 503 queue full or timed out) before any output exists.
+   */
+  start(request: GenerationRequest, signal: AbortSignal): Promise<Generation>;
+  stats(): EngineStats;
+  close(): Promise<void>;
+}

@@ -1,0 +1,42 @@
+import type { ErrorData } from "./engine/types.js";
+
+/** The one error type that reaches clients; the HTTP error handler turns it into OpenAI's error JSON. */
+export class ApiError extends Error {
+  override name = "ApiError";
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type: string,
+    readonly code: string | null = null,
+    readonly param: string | null = null,
+    /** How long a client should wait before retrying (503, 429), in milliseconds. */
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+  }
+
+  toData(): ErrorData {
+    return { status: this.status, message: this.message, type: this.type, code: this.code, param: this.param };
+  }
+
+  static fromData(data: ErrorData): ApiError {
+    return new ApiError(data.status, data.message, data.type, data.code, data.param);
+  }
+}
+
+export const invalidRequest = (message: string, param: string | null = null, code: string | null = null) =>
+  new ApiError(400, message, "invalid_request_error", code, param);
+
+export const modelNotFound = (model: string, known: readonly string[]) =>
+  new ApiError(404, `The model '${model}' does not exist. Available models: ${known.join(", ")}`, "invalid_request_error", "model_not_found", "model");
+
+export const overloaded = (message: string, retryAfterMs: number) =>
+  new ApiError(503, message, "server_error", "server_overloaded", null, retryAfterMs);
+
+export const timedOut = (message: string) => new ApiError(503, message, "server_error", "request_timeout");
+
+export const internalError = () => new ApiError(500, "The server had an error while processing your request.", "server_error", "internal_error");
+
+export function toApiError(error: unknown): ApiError {
+  return error instanceof ApiError ? error : internalError();
+}

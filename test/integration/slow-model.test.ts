@@ -1,0 +1,64 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jsonBody, postJson, startTestGateway, SYNTHETIC_57M, waitForIdleSlots, type TestGateway } from "../helpers/gateway.js";
+
+// The 57M-parameter model (random weights, ~300 tok/s here) is slow enough to be caught mid-prompt
+// and mid-generation, on a server with a single slot.
+describe("a slow model on one slot", () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway({ engine: { slots: 1, ctxSize: 2048 }, http: { sseKeepAliveMs: 100 } }, SYNTHETIC_57M);
+  });
+  afterAll(() => gw.close());
+
+  const longPrompt = "the quick brown fox jumps over the lazy dog ".repeat(12); // ~340 tokens, ~0.7 s to evaluate here
+
+  it("sends keep-alive comments while a long prompt is evaluated, before the first token", async () => {
+    const response = await postJson(gw.baseURL, "/completions", { model: gw.model, prompt: longPrompt, max_tokens: 2, stream: true });
+    expect(response.status).toBe(200);
+    const body = await response.text();
+    const firstData = body.indexOf("data: ");
+    expect(body.indexOf(": keep-alive\n\n")).toBeGreaterThanOrEqual(0);
+    expect(body.indexOf(": keep-alive\n\n")).toBeLessThan(firstData);
+    expect(body.endsWith("data: [DONE]\n\n")).toBe(true);
+  });
+
+  it("stops the generation and frees the slot when the client disconnects mid-stream", async () => {
+    const engine = gw.models.all()[0]!;
+    const before = engine.stats().generatedTokens;
+    const controller = new AbortController();
+    const response = await postJson(
+      gw.baseURL,
+      "/completions",
+      { model: gw.model, prompt: "Once upon a time", max_tokens: 1500, ignore_eos: true, stream: true },
+      { signal: controller.signal },
+    );
+    const reader = response.body!.getReader();
+    let text = "";
+    while (!text.includes('"text"')) text += new TextDecoder().decode((await reader.read()).value);
+    controller.abort();
+    await waitForIdleSlots(gw, 2_000);
+    expect(engine.stats().generatedTokens - before).toBeLessThan(300); // the full answer is 1,500 tokens
+
+    // The single slot serves the next request at once.
+    const next = await postJson(gw.baseURL, "/completions", { model: gw.model, prompt: "Hello", max_tokens: 4 });
+    expect(next.status).toBe(200);
+    expect((await jsonBody(next)).usage.completion_tokens).toBe(4);
+  });
+
+  it("frees the slot of a non-streaming request whose client goes away", async () => {
+    const engine = gw.models.all()[0]!;
+    const before = engine.stats().generatedTokens;
+    const controller = new AbortController();
+    const pending = postJson(
+      gw.baseURL,
+      "/completions",
+      { model: gw.model, prompt: "Once upon a time", max_tokens: 1500, ignore_eos: true },
+      { signal: controller.signal },
+    ).catch((e: unknown) => e);
+    while (engine.stats().generatedTokens - before < 5) await new Promise((r) => setTimeout(r, 5));
+    controller.abort();
+    expect(await pending).toBeInstanceOf(Error);
+    await waitForIdleSlots(gw, 2_000);
+    expect(engine.stats().generatedTokens - before).toBeLessThan(300);
+  });
+});
