@@ -1,0 +1,43 @@
+// Gateway overhead without a model: the gateway's HTTP/SSE path over an instant engine against a bare
+// node:http SSE server writing the same chunks. Both run in their own process; this one is the client.
+import { spawn } from "node:child_process";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { PROJECT_ROOT } from "../src/engine/model-file.js";
+import { runLoad } from "./load-generator.js";
+
+const { values } = parseArgs({
+  options: {
+    concurrency: { type: "string", default: "1,4,16" },
+    tokens: { type: "string", default: "2000" },
+    requests: { type: "string", default: "5" },
+  },
+});
+
+async function startServer(kind: string): Promise<{ url: string; stop: () => void }> {
+  const child = spawn(process.execPath, ["--import", "tsx", resolve(PROJECT_ROOT, "bench/overhead-server.ts"), "--kind", kind], { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "inherit"] });
+  const url = await new Promise<string>((done) => child.stdout.once("data", (d: Buffer) => done(JSON.parse(d.toString()).url)));
+  return { url, stop: () => child.kill("SIGKILL") };
+}
+
+const tokens = Number(values.tokens);
+const rows: string[] = ["| streams | server | chunks/s | e2e p50 ms | ms per chunk (e2e / tokens) |", "|---|---|---|---|---|"];
+const ratios: string[] = [];
+for (const concurrency of values.concurrency.split(",").map(Number)) {
+  const rates: Record<string, number> = {};
+  for (const kind of ["gateway", "bare"]) {
+    const server = await startServer(kind);
+    try {
+      const request = () => () => ({ path: "/completions" as const, body: { prompt: "x", max_tokens: tokens, stream: true } });
+      await runLoad({ baseURL: server.url, model: "instant", concurrency, requestsPerWorker: 1, maxSeconds: 60, requestFor: request });
+      const r = await runLoad({ baseURL: server.url, model: "instant", concurrency, requestsPerWorker: Number(values.requests), maxSeconds: 60, requestFor: request });
+      rates[kind] = r.tokensPerSecond;
+      rows.push(`| ${concurrency} | ${kind} | ${r.tokensPerSecond} | ${r.e2eMs.p50} | ${(r.e2eMs.p50 / tokens).toFixed(4)} |`);
+      process.stderr.write(`${kind} × ${concurrency}: ${r.tokensPerSecond} chunks/s\n`);
+    } finally {
+      server.stop();
+    }
+  }
+  ratios.push(`| ${concurrency} | ${(rates.gateway! / rates.bare!).toFixed(2)} |`);
+}
+console.log([...rows, "", "| streams | gateway / bare (chunks/s) |", "|---|---|", ...ratios].join("\n"));

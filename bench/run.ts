@@ -1,0 +1,118 @@
+import { execSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { basename, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { PROJECT_ROOT } from "../src/engine/model-file.js";
+import { runLoad, type LoadResult } from "./load-generator.js";
+import { markdownTable, svgChart, type BenchPoint } from "./report.js";
+import { startGatewayProcess } from "./targets/gateway.js";
+import { runInProcess } from "./targets/in-process.js";
+import { workload, type WorkloadName } from "./workloads.js";
+
+const USAGE = `npm run bench -- [options]
+  --model <path>          GGUF to serve (default ../shared/models/synthetic-llama-57M-random-Q8_0.gguf)
+  --targets <list>        comma-separated: gateway, in-process, or NAME=URL for a running OpenAI server
+                          (e.g. llama-server=http://127.0.0.1:8081/v1, started with the same GGUF, -np and -c)
+  --concurrency <list>    streams, e.g. 1,2,4,8,16 (the gateway runs slots = streams)
+  --requests <n>          requests per stream (default 4)
+  --max-tokens <n>        generated tokens per request, EOS ignored (default 128)
+  --prompt-words <n>      prompt length in words (default 32)
+  --workload <name>       unique | multiturn | shared-prefix (default unique)
+  --layout <name>         per-slot | batched (gateway and in-process; default per-slot)
+  --threads <n>           threads per context (default 1)
+  --ctx-size <n>          tokens per slot (default 1024)
+  --max-seconds <n>       stop starting requests after this long, per point (default 120)
+  --name <label>          results file name (default: workload-layout)`;
+
+const { values } = parseArgs({
+  options: {
+    model: { type: "string", default: resolve(PROJECT_ROOT, "../shared/models/synthetic-llama-57M-random-Q8_0.gguf") },
+    targets: { type: "string", default: "gateway,in-process" },
+    concurrency: { type: "string", default: "1,2,4,8" },
+    requests: { type: "string", default: "4" },
+    "max-tokens": { type: "string", default: "128" },
+    "prompt-words": { type: "string", default: "32" },
+    workload: { type: "string", default: "unique" },
+    layout: { type: "string", default: "per-slot" },
+    threads: { type: "string", default: "1" },
+    "ctx-size": { type: "string", default: "1024" },
+    "max-seconds": { type: "string", default: "120" },
+    name: { type: "string" },
+    help: { type: "boolean", default: false },
+  },
+});
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+const modelPath = resolve(values.model);
+const levels = values.concurrency.split(",").map(Number);
+const requestsPerWorker = Number(values.requests);
+const maxTokens = Number(values["max-tokens"]);
+const promptWords = Number(values["prompt-words"]);
+const workloadName = values.workload as WorkloadName;
+const layout = values.layout as "batched" | "per-slot";
+const threads = Number(values.threads);
+const ctxSize = Number(values["ctx-size"]);
+const maxSeconds = Number(values["max-seconds"]);
+const targets = values.targets.split(",").map((t) => t.trim());
+
+async function measure(target: string, concurrency: number): Promise<LoadResult> {
+  if (target === "in-process") {
+    if (workloadName !== "unique") throw new Error("the in-process target runs the unique workload only");
+    return runInProcess({ modelPath, layout, concurrency, requestsPerWorker, promptWords, maxTokens, ctxSize, threads });
+  }
+  const external = target.includes("=") ? target.slice(target.indexOf("=") + 1) : undefined;
+  const gateway = external
+    ? undefined
+    : await startGatewayProcess(["--model", modelPath, "--slots", String(concurrency), "--threads", String(threads), "--ctx-size", String(ctxSize), "--layout", layout, "--gpu", "off"]);
+  const baseURL = external ?? gateway!.baseURL;
+  const model = external ? "default" : basename(modelPath).replace(/\.gguf$/i, "");
+  try {
+    // One short request per stream first, so allocation and first-decode costs stay out of the figures.
+    await runLoad({ baseURL, model, concurrency, requestsPerWorker: 1, maxSeconds, requestFor: () => () => ({ path: "/completions", body: { prompt: "warm up", max_tokens: 4, stream: true } }) });
+    return await runLoad({
+      baseURL,
+      model,
+      concurrency,
+      requestsPerWorker,
+      maxSeconds,
+      requestFor: (worker) => workload(workloadName, worker, { promptWords, maxTokens }),
+      onProgress: (done, total) => process.stderr.write(`\r  ${target} × ${concurrency}: ${done}/${total} requests   `),
+    });
+  } finally {
+    await gateway?.stop();
+  }
+}
+
+const points: BenchPoint[] = [];
+for (const concurrency of levels) {
+  for (const target of targets) {
+    process.stderr.write(`\r  ${target} × ${concurrency}: starting…          `);
+    const result = await measure(target, concurrency);
+    points.push({ target: target.split("=")[0]!, result });
+    process.stderr.write(`\r  ${target} × ${concurrency}: ${result.tokensPerSecond} tok/s, TTFT p50 ${result.ttftMs.p50} ms, ${result.errors} errors\n`);
+  }
+}
+
+const commit = (() => {
+  try {
+    return execSync("git rev-parse --short HEAD", { cwd: PROJECT_ROOT }).toString().trim();
+  } catch {
+    return "unknown";
+  }
+})();
+const settings = { model: basename(modelPath), workload: workloadName, layout, threads, ctxSize, maxTokens, promptWords, requestsPerWorker, levels, targets };
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+const name = values.name ?? `${workloadName}-${layout}`;
+const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
+const dir = resolve(PROJECT_ROOT, "bench/results");
+mkdirSync(dir, { recursive: true });
+const title = `${settings.model} · ${workloadName} · ${layout} · ${maxTokens} tok/req · commit ${commit}`;
+const markdown = `# Benchmark ${name} (${stamp})\n\n- machine: ${machine}\n- commit: ${commit}\n- settings: \`${JSON.stringify(settings)}\`\n\n${markdownTable(points)}\n\n![chart](${stamp}-${name}.svg)\n`;
+writeFileSync(resolve(dir, `${stamp}-${name}.md`), markdown);
+writeFileSync(resolve(dir, `${stamp}-${name}.svg`), svgChart(points, title));
+writeFileSync(resolve(dir, `${stamp}-${name}.json`), JSON.stringify({ machine, commit, settings, points }, null, 2));
+console.log(markdown);

@@ -1,0 +1,71 @@
+import { getLlama, type LlamaContextSequence, type Token } from "node-llama-cpp";
+import { median, quantile, round } from "../stats.js";
+import { fillerText } from "../workloads.js";
+import type { LoadResult } from "../load-generator.js";
+
+export interface InProcessOptions {
+  modelPath: string;
+  layout: "batched" | "per-slot";
+  concurrency: number;
+  requestsPerWorker: number;
+  promptWords: number;
+  maxTokens: number;
+  ctxSize: number;
+  threads: number;
+}
+
+/**
+ * node-llama-cpp driven directly, no HTTP: the same layout, sequences and thread count as the gateway.
+ * The upper bound for the gateway's own overhead.
+ */
+export async function runInProcess(options: InProcessOptions): Promise<LoadResult> {
+  const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" as never });
+  const model = await llama.loadModel({ modelPath: options.modelPath });
+  const contextCount = options.layout === "batched" ? 1 : options.concurrency;
+  const contexts = await Promise.all(
+    Array.from({ length: contextCount }, () =>
+      model.createContext({ sequences: options.layout === "batched" ? options.concurrency : 1, contextSize: options.ctxSize, threads: options.threads, flashAttention: true }),
+    ),
+  );
+  const sequences: LlamaContextSequence[] = contexts.flatMap((c) => Array.from({ length: c.totalSequences }, () => c.getSequence()));
+  const ttft: number[] = [];
+  const gaps: number[] = [];
+  const e2e: number[] = [];
+  let tokens = 0;
+  const started = performance.now();
+  await Promise.all(
+    sequences.map(async (sequence, worker) => {
+      for (let i = 0; i < options.requestsPerWorker; i++) {
+        await sequence.clearHistory();
+        const prompt = [model.tokens.bos!, ...model.tokenize(fillerText(options.promptWords, worker * 10_000 + i))] as Token[];
+        const sent = performance.now();
+        let last = sent;
+        let count = 0;
+        for await (const _token of sequence.evaluate(prompt, { temperature: 0, yieldEogToken: true })) {
+          const now = performance.now();
+          if (count === 0) ttft.push(now - sent);
+          else gaps.push(now - last);
+          last = now;
+          if (++count >= options.maxTokens) break;
+        }
+        tokens += count;
+        e2e.push(performance.now() - sent);
+      }
+    }),
+  );
+  const wallSeconds = (performance.now() - started) / 1000;
+  await llama.dispose();
+  const requests = options.concurrency * options.requestsPerWorker;
+  return {
+    concurrency: options.concurrency,
+    requests,
+    errors: 0,
+    wallSeconds: round(wallSeconds, 2),
+    tokensPerSecond: round(tokens / wallSeconds),
+    requestsPerSecond: round(requests / wallSeconds, 2),
+    ttftMs: { p50: round(median(ttft)), p90: round(quantile(ttft, 0.9)), p99: round(quantile(ttft, 0.99)) },
+    itlMs: { p50: round(median(gaps), 2), p99: round(quantile(gaps, 0.99), 2) },
+    e2eMs: { p50: round(median(e2e)), p99: round(quantile(e2e, 0.99)) },
+    cachedTokensMean: 0,
+  };
+}
