@@ -61,4 +61,23 @@ describe("a slow model on one slot", () => {
     await waitForIdleSlots(gw, 2_000);
     expect(engine.stats().generatedTokens - before).toBeLessThan(300);
   });
+
+  it("forgets a queued request whose client goes away, and serves the next in line", async () => {
+    const engine = gw.models.all()[0]!;
+    const holder = new AbortController();
+    const holding = postJson(gw.baseURL, "/completions", { model: gw.model, prompt: "Once", max_tokens: 1500, ignore_eos: true, stream: true }, { signal: holder.signal });
+    while (engine.stats().slotsBusy < 1) await new Promise((r) => setTimeout(r, 5));
+    const leaving = new AbortController();
+    const queued = postJson(gw.baseURL, "/completions", { model: gw.model, prompt: "Hi", max_tokens: 2 }, { signal: leaving.signal }).catch((e: unknown) => e);
+    const next = postJson(gw.baseURL, "/completions", { model: gw.model, prompt: "Hello", max_tokens: 2 });
+    while (engine.stats().queuedRequests < 2) await new Promise((r) => setTimeout(r, 5));
+    leaving.abort();
+    expect(await queued).toBeInstanceOf(Error);
+    while (engine.stats().queuedRequests > 1) await new Promise((r) => setTimeout(r, 5));
+    holder.abort();
+    await holding.catch(() => undefined);
+    expect((await next).status).toBe(200);
+    await waitForIdleSlots(gw);
+    expect(engine.stats().queuedRequests).toBe(0);
+  });
 });
