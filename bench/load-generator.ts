@@ -31,6 +31,8 @@ export interface LoadResult {
   itlMs: { p50: number; p99: number };
   e2eMs: { p50: number; p99: number };
   cachedTokensMean: number;
+  /** CPU cores the measuring process itself used on average (it shares the machine with the server). */
+  clientCores: number;
 }
 
 /** N concurrent streaming conversations over the OpenAI API, loopback only, bounded in count and time. */
@@ -40,6 +42,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const total = options.concurrency * options.requestsPerWorker;
   const deadline = Date.now() + options.maxSeconds * 1000;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   await Promise.all(
     Array.from({ length: options.concurrency }, async (_, worker) => {
       const next = options.requestFor(worker);
@@ -54,6 +57,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     }),
   );
   const wallSeconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   const tokens = samples.reduce((sum, s) => sum + s.tokens, 0);
   const ttft = samples.map((s) => s.ttftMs);
   const gaps = samples.flatMap((s) => s.gapsMs);
@@ -69,6 +73,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     itlMs: { p50: round(median(gaps), 2), p99: round(quantile(gaps, 0.99), 2) },
     e2eMs: { p50: round(median(e2e)), p99: round(quantile(e2e, 0.99)) },
     cachedTokensMean: round(samples.reduce((sum, s) => sum + s.cachedTokens, 0) / Math.max(1, samples.length)),
+    clientCores: round((cpu.user + cpu.system) / 1e6 / wallSeconds, 2),
   };
 }
 

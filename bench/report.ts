@@ -2,7 +2,10 @@ import type { LoadResult } from "./load-generator.js";
 
 export interface BenchPoint {
   target: string;
+  /** The median run of this point (by tokens/s). */
   result: LoadResult;
+  /** Tokens/s of every round, to show the spread. */
+  allTokensPerSecond?: number[];
 }
 
 /** Markdown table: one row per concurrency and target, with the first target's ratio to each other one. */
@@ -10,15 +13,16 @@ export function markdownTable(points: readonly BenchPoint[]): string {
   const targets = [...new Set(points.map((p) => p.target))];
   const levels = [...new Set(points.map((p) => p.result.concurrency))];
   const lines = [
-    "| streams | target | tok/s | req/s | TTFT p50 / p90 / p99 ms | ITL p50 / p99 ms | e2e p50 ms | cached tok/req | errors |",
-    "|---|---|---|---|---|---|---|---|---|",
+    "| streams | target | tok/s (median) | all rounds | req/s | TTFT p50 / p90 / p99 ms | ITL p50 / p99 ms | e2e p50 ms | cached tok/req | errors | bench process cores |",
+    "|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const level of levels) {
     for (const target of targets) {
-      const r = points.find((p) => p.target === target && p.result.concurrency === level)?.result;
-      if (!r) continue;
+      const point = points.find((p) => p.target === target && p.result.concurrency === level);
+      if (!point) continue;
+      const r = point.result;
       lines.push(
-        `| ${level} | ${target} | ${r.tokensPerSecond} | ${r.requestsPerSecond} | ${r.ttftMs.p50} / ${r.ttftMs.p90} / ${r.ttftMs.p99} | ${r.itlMs.p50} / ${r.itlMs.p99} | ${r.e2eMs.p50} | ${r.cachedTokensMean} | ${r.errors} |`,
+        `| ${level} | ${target} | ${r.tokensPerSecond} | ${(point.allTokensPerSecond ?? [r.tokensPerSecond]).join(", ")} | ${r.requestsPerSecond} | ${r.ttftMs.p50} / ${r.ttftMs.p90} / ${r.ttftMs.p99} | ${r.itlMs.p50} / ${r.itlMs.p99} | ${r.e2eMs.p50} | ${r.cachedTokensMean} | ${r.errors} | ${r.clientCores} |`,
       );
     }
   }

@@ -23,6 +23,7 @@ const USAGE = `npm run bench -- [options]
   --threads <n>           threads per context (default 1)
   --ctx-size <n>          tokens per slot (default 1024)
   --max-seconds <n>       stop starting requests after this long, per point (default 120)
+  --rounds <n>            repeat the whole matrix, interleaved, and report each point's median run (default 1)
   --name <label>          results file name (default: workload-layout)`;
 
 const { values } = parseArgs({
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     threads: { type: "string", default: "1" },
     "ctx-size": { type: "string", default: "1024" },
     "max-seconds": { type: "string", default: "120" },
+    rounds: { type: "string", default: "1" },
     name: { type: "string" },
     help: { type: "boolean", default: false },
   },
@@ -87,15 +89,24 @@ async function measure(target: string, concurrency: number): Promise<LoadResult>
   }
 }
 
-const points: BenchPoint[] = [];
-for (const concurrency of levels) {
-  for (const target of targets) {
-    process.stderr.write(`\r  ${target} × ${concurrency}: starting…          `);
-    const result = await measure(target, concurrency);
-    points.push({ target: target.split("=")[0]!, result });
-    process.stderr.write(`\r  ${target} × ${concurrency}: ${result.tokensPerSecond} tok/s, TTFT p50 ${result.ttftMs.p50} ms, ${result.errors} errors\n`);
+// Rounds interleave targets and levels, so drift on a shared machine hits every target alike.
+const runs = new Map<string, LoadResult[]>();
+const rounds = Number(values.rounds);
+for (let round = 1; round <= rounds; round++) {
+  for (const concurrency of levels) {
+    for (const target of targets) {
+      process.stderr.write(`\r  [${round}/${rounds}] ${target} × ${concurrency}: starting…          `);
+      const result = await measure(target, concurrency);
+      const key = `${target.split("=")[0]}\u0000${concurrency}`;
+      runs.set(key, [...(runs.get(key) ?? []), result]);
+      process.stderr.write(`\r  [${round}/${rounds}] ${target} × ${concurrency}: ${result.tokensPerSecond} tok/s, TTFT p50 ${result.ttftMs.p50} ms, ${result.errors} errors\n`);
+    }
   }
 }
+const points: BenchPoint[] = [...runs].map(([key, results]) => {
+  const sorted = [...results].sort((a, b) => a.tokensPerSecond - b.tokensPerSecond);
+  return { target: key.split("\u0000")[0]!, result: sorted[Math.floor((sorted.length - 1) / 2)]!, allTokensPerSecond: results.map((r) => r.tokensPerSecond) };
+});
 
 const commit = (() => {
   try {
@@ -104,7 +115,7 @@ const commit = (() => {
     return "unknown";
   }
 })();
-const settings = { model: basename(modelPath), workload: workloadName, layout, threads, ctxSize, maxTokens, promptWords, requestsPerWorker, levels, targets };
+const settings = { model: basename(modelPath), workload: workloadName, layout, threads, ctxSize, maxTokens, promptWords, requestsPerWorker, levels, targets, rounds };
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 const name = values.name ?? `${workloadName}-${layout}`;
 const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);

@@ -33,6 +33,7 @@ export async function runInProcess(options: InProcessOptions): Promise<LoadResul
   const e2e: number[] = [];
   let tokens = 0;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   await Promise.all(
     sequences.map(async (sequence, worker) => {
       for (let i = 0; i < options.requestsPerWorker; i++) {
@@ -54,6 +55,7 @@ export async function runInProcess(options: InProcessOptions): Promise<LoadResul
     }),
   );
   const wallSeconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   await llama.dispose();
   const requests = options.concurrency * options.requestsPerWorker;
   return {
@@ -67,5 +69,6 @@ export async function runInProcess(options: InProcessOptions): Promise<LoadResul
     itlMs: { p50: round(median(gaps), 2), p99: round(quantile(gaps, 0.99), 2) },
     e2eMs: { p50: round(median(e2e)), p99: round(quantile(e2e, 0.99)) },
     cachedTokensMean: 0,
+    clientCores: round((cpu.user + cpu.system) / 1e6 / wallSeconds, 2), // here the client is the engine itself
   };
 }
