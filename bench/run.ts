@@ -23,6 +23,7 @@ const USAGE = `npm run bench -- [options]
   --threads <n>           threads per context (default 1)
   --ctx-size <n>          tokens per slot (default 1024)
   --max-seconds <n>       stop starting requests after this long, per point (default 120)
+  --prefix-cache <bool>   gateway's engine.prefixCache (default true)
   --rounds <n>            repeat the whole matrix, interleaved, and report each point's median run (default 1)
   --name <label>          results file name (default: workload-layout)`;
 
@@ -40,6 +41,7 @@ const { values } = parseArgs({
     "ctx-size": { type: "string", default: "1024" },
     "max-seconds": { type: "string", default: "120" },
     rounds: { type: "string", default: "1" },
+    "prefix-cache": { type: "string", default: "true" },
     name: { type: "string" },
     help: { type: "boolean", default: false },
   },
@@ -69,7 +71,7 @@ async function measure(target: string, concurrency: number): Promise<LoadResult>
   const external = target.includes("=") ? target.slice(target.indexOf("=") + 1) : undefined;
   const gateway = external
     ? undefined
-    : await startGatewayProcess(["--model", modelPath, "--slots", String(concurrency), "--threads", String(threads), "--ctx-size", String(ctxSize), "--layout", layout, "--gpu", "off"]);
+    : await startGatewayProcess(["--model", modelPath, "--slots", String(concurrency), "--threads", String(threads), "--ctx-size", String(ctxSize), "--layout", layout, "--gpu", "off", "--prefix-cache", values["prefix-cache"]]);
   const baseURL = external ?? gateway!.baseURL;
   const model = external ? "default" : basename(modelPath).replace(/\.gguf$/i, "");
   try {
@@ -115,7 +117,7 @@ const commit = (() => {
     return "unknown";
   }
 })();
-const settings = { model: basename(modelPath), workload: workloadName, layout, threads, ctxSize, maxTokens, promptWords, requestsPerWorker, levels, targets, rounds };
+const settings = { model: basename(modelPath), workload: workloadName, layout, threads, ctxSize, maxTokens, promptWords, requestsPerWorker, levels, targets, rounds, prefixCache: values["prefix-cache"] };
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 const name = values.name ?? `${workloadName}-${layout}`;
 const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);

@@ -76,6 +76,7 @@ export const ConfigSchema = Type.Object(
         gpuLayers: GpuLayersSetting,
         layout: EngineLayout,
         flashAttention: Type.Boolean({ default: true, description: "flash attention (measured 7-10% faster on CPU)" }),
+        prefixCache: Type.Boolean({ default: true, description: "reuse a slot's cached prompt prefix; off evaluates every prompt whole" }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -59,7 +59,7 @@ export class LlamaEngine implements ModelEngine {
     }
     const slots = contexts.flatMap((context) =>
       Array.from({ length: context.totalSequences }, () => context.getSequence()),
-    ).map((sequence, index) => new Slot(index, sequence));
+    ).map((sequence, index) => new Slot(index, sequence, engine.prefixCache));
     const scheduler = new SlotScheduler(slots, config.queue);
     const renderer = new PromptRenderer(model);
     const description: ModelDescription = {

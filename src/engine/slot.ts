@@ -9,6 +9,8 @@ export class Slot implements PrefixCache {
   constructor(
     readonly index: number,
     readonly sequence: LlamaContextSequence,
+    /** engine.prefixCache: off makes every request evaluate its whole prompt (for comparisons). */
+    private readonly reusePrefix = true,
   ) {}
 
   get contextSize(): number {
@@ -16,7 +18,7 @@ export class Slot implements PrefixCache {
   }
 
   cachedPrefixLength(tokens: readonly number[]): number {
-    if (this.sequence.nextTokenIndex === 0) return 0;
+    if (!this.reusePrefix || this.sequence.nextTokenIndex === 0) return 0;
     return this.sequence.compareContextTokens(tokens as Token[]).firstDifferentIndex;
   }
 

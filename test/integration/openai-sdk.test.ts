@@ -138,3 +138,24 @@ describe("the openai SDK against the gateway", () => {
     expect(engine.stats().generatedTokens - before).toBeLessThan(200);
   });
 });
+
+describe("with engine.prefixCache off", () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway({ engine: { slots: 1, ctxSize: 512, prefixCache: false } });
+  });
+  afterAll(() => gw.close());
+
+  it("evaluates the whole prompt of a follow-up turn", async () => {
+    const messages = [{ role: "user" as const, content: "Tell me about a fox." }];
+    const first = await gw.client.chat.completions.create({ model: gw.model, messages, max_tokens: 8, temperature: 0 });
+    const second = await gw.client.chat.completions.create({
+      model: gw.model,
+      messages: [...messages, first.choices[0]!.message, { role: "user", content: "And a bear?" }],
+      max_tokens: 8,
+      temperature: 0,
+    });
+    expect(second.usage!.prompt_tokens_details!.cached_tokens).toBe(0);
+  });
+});
+

@@ -25,8 +25,11 @@ describe("configuration", () => {
     expect(config.models).toEqual([{ path: "a.gguf" }, { path: "hf:org/repo:Q8_0" }]);
   });
 
-  it("takes a numeric --gpu-layers as a number", () => {
+  it("takes a numeric --gpu-layers as a number and --prefix-cache as a boolean", () => {
     expect(loadConfig({ argv: ["--gpu-layers", "12"] }).engine.gpuLayers).toBe(12);
+    expect(loadConfig({ argv: ["--prefix-cache", "false"] }).engine.prefixCache).toBe(false);
+    expect(loadConfig({ env: { GATEWAY_PREFIX_CACHE: "true" } }).engine.prefixCache).toBe(true);
+    expect(() => loadConfig({ argv: ["--prefix-cache", "maybe"] })).toThrow(/engine\.prefixCache: must be boolean/);
   });
 
   it("names the field and what was expected when a value is bad", () => {
