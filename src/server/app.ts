@@ -8,6 +8,7 @@ import { completionsRoute } from "../api/completions/route.js";
 import { modelsRoute } from "../api/models/route.js";
 import { healthRoute } from "../api/health/route.js";
 import { installErrorHandling } from "./error-handler.js";
+import { compileBodyValidator } from "../api/shared/body-validation.js";
 
 export interface AppOptions {
   config: Pick<GatewayConfig, "http" | "request">;
@@ -21,8 +22,8 @@ export async function buildApp({ config, models, logger }: AppOptions): Promise<
     ...(logger ? { loggerInstance: logger as FastifyBaseLogger } : { logger: false }),
     bodyLimit: config.http.bodyLimit,
     requestIdHeader: "x-request-id",
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   });
+  app.setValidatorCompiler(({ schema }) => compileBodyValidator(schema));
   installErrorHandling(app);
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-request-id", request.id);

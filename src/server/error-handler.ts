@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
 import { ApiError, invalidRequest } from "../errors.js";
+import { validationError } from "../api/shared/body-validation.js";
 
 /** The only place that turns errors into OpenAI's `{"error": {...}}` JSON. */
 export function installErrorHandling(app: FastifyInstance): void {
@@ -27,7 +28,7 @@ export function errorBody(error: ApiError) {
 
 function toClientError(error: FastifyError): ApiError {
   if (error instanceof ApiError) return error;
-  if (error.validation && error.validation.length > 0) return validationError(error);
+  if (error.validation && error.validation.length > 0) return validationError(error.validation);
   switch (error.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
       return new ApiError(413, `Request body is too large (limit ${error.message.match(/\d+/)?.[0] ?? "?"} bytes).`, "invalid_request_error", "request_too_large");
@@ -41,16 +42,4 @@ function toClientError(error: FastifyError): ApiError {
   const status = error.statusCode ?? 500;
   if (status >= 400 && status < 500) return new ApiError(status, error.message, "invalid_request_error", error.code ?? null);
   return new ApiError(500, "The server had an error while processing your request.", "server_error", "internal_error");
-}
-
-function validationError(error: FastifyError): ApiError {
-  const first = error.validation![0]!;
-  const missing = (first.params as { missingProperty?: string }).missingProperty;
-  const path = first.instancePath.split("/").filter(Boolean);
-  if (missing) path.push(missing);
-  const param = path.reduce((acc, key) => (/^\d+$/.test(key) ? `${acc}[${key}]` : acc ? `${acc}.${key}` : key), "");
-  const message = missing
-    ? `Missing required parameter: '${param}'.`
-    : `Invalid value for '${param || "body"}': ${first.message ?? "invalid"}.`;
-  return invalidRequest(message, param || null, missing ? "missing_required_parameter" : "invalid_value");
 }

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Type, type Static } from "typebox";
 import type { ChatMessage, FinishReason } from "../../engine/types.js";
 import { SamplingFields } from "../shared/sampling.js";
-import type { OpenAiUsage, ResponseShape } from "../shared/serve-generation.js";
+import type { OpenAiUsage, ResponseShape } from "../shared/response-shape.js";
 
 const TextPart = Type.Object({ type: Type.Literal("text"), text: Type.String() });
 

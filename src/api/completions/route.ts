@@ -1,9 +1,13 @@
 import { generationRoute } from "../shared/generation-route.js";
+import type { GenerationEndpoint } from "../shared/endpoint.js";
 import { CompletionBody, completionResponseShape } from "./protocol.js";
 
-export const completionsRoute = generationRoute<CompletionBody>(
-  "/v1/completions",
-  CompletionBody,
-  (body) => ({ kind: "text", text: body.prompt }),
-  completionResponseShape,
-);
+export const completionsEndpoint: GenerationEndpoint<CompletionBody> = {
+  path: "/v1/completions",
+  messageType: "completions.create",
+  bodySchema: CompletionBody,
+  toPrompt: (body) => ({ kind: "text", text: body.prompt }),
+  shapeFor: completionResponseShape,
+};
+
+export const completionsRoute = generationRoute(completionsEndpoint);

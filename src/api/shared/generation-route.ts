@@ -1,28 +1,19 @@
 import type { FastifyPluginAsync } from "fastify";
-import type { TSchema } from "typebox";
-import type { PromptInput } from "../../engine/types.js";
 import type { ApiContext } from "../context.js";
-import { toGenerationRequest, type SamplingBody } from "./sampling.js";
-import { serveGeneration, type ResponseShape } from "./serve-generation.js";
+import type { GenerationEndpoint } from "./endpoint.js";
+import { prepareGeneration } from "./endpoint.js";
+import type { SamplingBody } from "./sampling.js";
+import { serveGeneration } from "./serve-generation.js";
 
-/** A POST endpoint that generates text: chat and legacy completions differ only in prompt and shape. */
-export function generationRoute<Body extends SamplingBody>(
-  path: string,
-  bodySchema: TSchema,
-  toPrompt: (body: Body) => PromptInput,
-  shapeFor: (model: string) => ResponseShape,
-): FastifyPluginAsync<ApiContext> {
-  return async (app, { models, limits }) => {
-    app.post(path, { schema: { body: bodySchema } }, async (request, reply) => {
+/** The HTTP POST route of a generation endpoint: JSON, or SSE when `stream` is true. */
+export function generationRoute<Body extends SamplingBody>(endpoint: GenerationEndpoint<Body>): FastifyPluginAsync<ApiContext> {
+  return async (app, context) => {
+    app.post(endpoint.path, { schema: { body: endpoint.bodySchema } }, async (request, reply) => {
       const body = request.body as Body;
-      const engine = models.resolve(body.model);
       await serveGeneration(request, reply, {
-        engine,
-        generation: toGenerationRequest(body, toPrompt(body), limits),
-        shape: shapeFor(body.model),
+        ...prepareGeneration(endpoint, body, context),
         stream: body.stream === true,
-        includeUsage: body.stream_options?.include_usage === true,
-        sseKeepAliveMs: limits.sseKeepAliveMs,
+        sseKeepAliveMs: context.limits.sseKeepAliveMs,
       });
     });
   };

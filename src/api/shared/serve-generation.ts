@@ -1,41 +1,13 @@
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { ApiError } from "../../errors.js";
-import type { FinishReason, GenerationEvent, GenerationRequest, ModelEngine, Usage } from "../../engine/types.js";
+import type { GenerationEvent } from "../../engine/types.js";
 import { SseWriter } from "../../server/sse-writer.js";
+import type { PreparedGeneration } from "./endpoint.js";
+import { openAiError, streamItems, toOpenAiUsage, type ResponseShape } from "./response-shape.js";
 
-/** How one endpoint shapes the shared generation events into its OpenAI objects. */
-export interface ResponseShape {
-  /** Sent before the first token (chat sends the assistant role here). */
-  streamStart?(): object;
-  streamDelta(text: string): object;
-  streamFinish(reason: FinishReason): object;
-  streamUsage(usage: OpenAiUsage): object;
-  complete(text: string, reason: FinishReason, usage: OpenAiUsage): object;
-}
-
-export interface OpenAiUsage {
-  prompt_tokens: number;
-  completion_tokens: number;
-  total_tokens: number;
-  prompt_tokens_details: { cached_tokens: number };
-}
-
-export interface ServeOptions {
-  engine: ModelEngine;
-  generation: GenerationRequest;
-  shape: ResponseShape;
+export interface ServeOptions extends PreparedGeneration {
   stream: boolean;
-  includeUsage: boolean;
   sseKeepAliveMs: number;
-}
-
-export function toOpenAiUsage(usage: Usage): OpenAiUsage {
-  return {
-    prompt_tokens: usage.promptTokens,
-    completion_tokens: usage.completionTokens,
-    total_tokens: usage.promptTokens + usage.completionTokens,
-    prompt_tokens_details: { cached_tokens: usage.cachedTokens },
-  };
 }
 
 /**
@@ -86,19 +58,11 @@ async function writeStream(
   const sse = new SseWriter(reply.raw, sseKeepAliveMs, { "x-request-id": String(request.id) });
   let completed = false;
   try {
-    const start = shape.streamStart?.();
-    if (start) await sse.send(start);
-    for await (const event of events) {
+    for await (const item of streamItems(events, shape, includeUsage)) {
       if (signal.aborted || sse.closed) break;
-      if (event.type === "text") await sse.send(shape.streamDelta(event.text));
-      else if (event.type === "error") {
-        await sse.send({ error: { message: event.error.message, type: event.error.type, param: event.error.param, code: event.error.code } });
-        break;
-      } else {
-        await sse.send(shape.streamFinish(event.finishReason));
-        if (includeUsage) await sse.send(shape.streamUsage(toOpenAiUsage(event.usage)));
-        completed = true;
-      }
+      if (item.kind === "chunk") await sse.send(item.data);
+      else if (item.kind === "error") await sse.send({ error: openAiError(item.error) });
+      else completed = true;
     }
   } finally {
     await sse.end(completed);
