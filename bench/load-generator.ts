@@ -1,4 +1,5 @@
 import { median, quantile, round } from "./stats.js";
+import { openStreamClient, type RequestSample, type Transport } from "./stream-client.js";
 import type { BenchRequest } from "./workloads.js";
 
 export interface LoadOptions {
@@ -9,15 +10,9 @@ export interface LoadOptions {
   /** Stop starting new requests after this long (the run stays bounded in time). */
   maxSeconds: number;
   requestFor: (worker: number) => (i: number) => BenchRequest;
+  /** SSE: one HTTP request per generation; ws: one socket per stream, opened before timing starts. */
+  transport?: Transport;
   onProgress?: (done: number, total: number) => void;
-}
-
-export interface RequestSample {
-  ttftMs: number;
-  e2eMs: number;
-  tokens: number;
-  cachedTokens: number;
-  gapsMs: number[];
 }
 
 export interface LoadResult {
@@ -40,15 +35,17 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const samples: RequestSample[] = [];
   let errors = 0;
   const total = options.concurrency * options.requestsPerWorker;
+  const clients = await Promise.all(Array.from({ length: options.concurrency }, () => openStreamClient(options.transport ?? "sse", options.baseURL)));
   const deadline = Date.now() + options.maxSeconds * 1000;
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
   await Promise.all(
-    Array.from({ length: options.concurrency }, async (_, worker) => {
+    clients.map(async (client, worker) => {
       const next = options.requestFor(worker);
       for (let i = 0; i < options.requestsPerWorker && Date.now() < deadline; i++) {
+        const request = next(i);
         try {
-          samples.push(await streamOne(options.baseURL, options.model, next(i)));
+          samples.push(await client.stream({ ...request, body: { model: options.model, ...request.body } }));
         } catch {
           errors++;
         }
@@ -56,6 +53,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       }
     }),
   );
+  for (const client of clients) client.close();
   const wallSeconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   const tokens = samples.reduce((sum, s) => sum + s.tokens, 0);
@@ -77,45 +75,3 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   };
 }
 
-async function streamOne(baseURL: string, model: string, request: BenchRequest): Promise<RequestSample> {
-  const sent = performance.now();
-  const response = await fetch(`${baseURL}${request.path}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ model, ...request.body }),
-  });
-  if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
-  let first = 0;
-  let last = 0;
-  let chunks = 0;
-  let usage: { completion_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } } | undefined;
-  const gapsMs: number[] = [];
-  let buffer = "";
-  for await (const piece of response.body.pipeThrough(new TextDecoderStream())) {
-    buffer += piece;
-    let end: number;
-    while ((end = buffer.indexOf("\n\n")) !== -1) {
-      const frame = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      if (!frame.startsWith("data: ") || frame === "data: [DONE]") continue;
-      const chunk = JSON.parse(frame.slice(6));
-      if (chunk.error) throw new Error(chunk.error.message);
-      if (chunk.usage) usage = chunk.usage;
-      const choice = chunk.choices?.[0];
-      const text = choice?.text ?? choice?.delta?.content;
-      if (!text) continue;
-      const now = performance.now();
-      if (chunks === 0) first = now;
-      else gapsMs.push(now - last);
-      last = now;
-      chunks++;
-    }
-  }
-  return {
-    ttftMs: first - sent,
-    e2eMs: performance.now() - sent,
-    tokens: usage?.completion_tokens ?? chunks,
-    cachedTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0,
-    gapsMs,
-  };
-}

@@ -12,7 +12,8 @@ import { workload, type WorkloadName } from "./workloads.js";
 
 const USAGE = `npm run bench -- [options]
   --model <path>          GGUF to serve (default ../shared/models/synthetic-llama-57M-random-Q8_0.gguf)
-  --targets <list>        comma-separated: gateway, in-process, or NAME=URL for a running OpenAI server
+  --targets <list>        comma-separated: gateway (SSE), gateway-ws (the same gateway over /v1/ws),
+                          in-process, or NAME=URL for a running OpenAI server
                           (e.g. llama-server=http://127.0.0.1:8081/v1, started with the same GGUF, -np and -c)
   --concurrency <list>    streams, e.g. 1,2,4,8,16 (the gateway runs slots = streams)
   --requests <n>          requests per stream (default 4)
@@ -74,12 +75,14 @@ async function measure(target: string, concurrency: number): Promise<LoadResult>
     : await startGatewayProcess(["--model", modelPath, "--slots", String(concurrency), "--threads", String(threads), "--ctx-size", String(ctxSize), "--layout", layout, "--gpu", "off", "--prefix-cache", values["prefix-cache"]]);
   const baseURL = external ?? gateway!.baseURL;
   const model = external ? "default" : basename(modelPath).replace(/\.gguf$/i, "");
+  const transport = target === "gateway-ws" ? "ws" : "sse";
   try {
     // One short request per stream first, so allocation and first-decode costs stay out of the figures.
-    await runLoad({ baseURL, model, concurrency, requestsPerWorker: 1, maxSeconds, requestFor: () => () => ({ path: "/completions", body: { prompt: "warm up", max_tokens: 4, stream: true } }) });
+    await runLoad({ baseURL, model, transport, concurrency, requestsPerWorker: 1, maxSeconds, requestFor: () => () => ({ path: "/completions", body: { prompt: "warm up", max_tokens: 4, stream: true } }) });
     return await runLoad({
       baseURL,
       model,
+      transport,
       concurrency,
       requestsPerWorker,
       maxSeconds,

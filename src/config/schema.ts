@@ -50,6 +50,16 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    ws: Type.Object(
+      {
+        maxMessageBytes: Integer(1024, 1024 * 1024, "largest client message; a larger one gets an error message"),
+        closeAboveBytes: Integer(1024, 8 * 1024 * 1024, "a client message this large closes the socket (1009)"),
+        maxBufferedBytes: Integer(1024, 1024 * 1024, "unsent bytes above which a socket's generations pause until it drains"),
+        stallTimeoutMs: Integer(1, 30_000, "a socket paused this long without draining is closed and its slots freed"),
+        pingIntervalMs: Integer(100, 30_000, "ping interval; a socket that missed the previous pong is closed"),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     request: Type.Object(
       {
         timeoutMs: Integer(1, 600_000, "a generation running longer than this is stopped and its slot freed"),

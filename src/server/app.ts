@@ -1,4 +1,5 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import fastifyWebsocket from "@fastify/websocket";
 import type { Logger } from "pino";
 import type { GatewayConfig } from "../config/schema.js";
 import type { ModelRegistry } from "../router/model-registry.js";
@@ -7,11 +8,12 @@ import { chatCompletionsRoute } from "../api/chat/route.js";
 import { completionsRoute } from "../api/completions/route.js";
 import { modelsRoute } from "../api/models/route.js";
 import { healthRoute } from "../api/health/route.js";
+import { webSocketRoute } from "../api/websocket/route.js";
 import { installErrorHandling } from "./error-handler.js";
 import { compileBodyValidator } from "../api/shared/body-validation.js";
 
 export interface AppOptions {
-  config: Pick<GatewayConfig, "http" | "request">;
+  config: Pick<GatewayConfig, "http" | "request" | "ws">;
   models: ModelRegistry;
   logger?: Logger;
 }
@@ -36,5 +38,7 @@ export async function buildApp({ config, models, logger }: AppOptions): Promise<
   await app.register(completionsRoute, context);
   await app.register(modelsRoute, context);
   await app.register(healthRoute, context);
+  await app.register(fastifyWebsocket, { options: { maxPayload: config.ws.closeAboveBytes } });
+  await app.register(webSocketRoute, { ...context, ws: config.ws });
   return app;
 }

@@ -4,30 +4,11 @@ import { buildApp } from "../../src/server/app.js";
 import { validateConfig } from "../../src/config/load.js";
 import { ModelRegistry } from "../../src/router/model-registry.js";
 import { ApiError } from "../../src/errors.js";
-import type { EngineStats, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine } from "../../src/engine/types.js";
-
-// HTTP-layer unit tests: a scripted engine stands in for the model, so failures the real engine
-// rarely produces (a crash mid-stream, an unexpected exception) can be triggered on purpose.
-class ScriptedEngine implements ModelEngine {
-  readonly description: ModelDescription = {
-    id: "scripted", path: "/dev/null", slots: 1, ctxSize: 64, layout: "per-slot", gpu: false, gpuLayers: 0, threads: 1, chatTemplate: "none", created: 0,
-  };
-  lastRequest?: GenerationRequest;
-  constructor(private readonly script: (request: GenerationRequest) => GenerationEvent[] | Error) {}
-  async start(request: GenerationRequest): Promise<Generation> {
-    this.lastRequest = request;
-    const result = this.script(request);
-    if (result instanceof Error) throw result;
-    return { promptTokens: 3, cachedTokens: 0, events: (async function* () { yield* result; })() };
-  }
-  stats(): EngineStats {
-    return { slotsTotal: 1, slotsBusy: 0, queuedRequests: 0, queuedTokens: 0, generatedTokens: 0 };
-  }
-  async close(): Promise<void> {}
-}
+import { ScriptedEngine } from "../helpers/scripted-engine.js";
 
 const usage = { promptTokens: 3, cachedTokens: 0, completionTokens: 2 };
 
+// HTTP-layer unit tests: failures the real engine rarely produces are triggered on purpose.
 describe("the HTTP layer over a scripted engine", () => {
   let app: FastifyInstance;
   let engine: ScriptedEngine;

@@ -1,0 +1,116 @@
+import WebSocket from "ws";
+import type { BenchRequest } from "./workloads.js";
+
+export type Transport = "sse" | "ws";
+
+export interface RequestSample {
+  ttftMs: number;
+  e2eMs: number;
+  tokens: number;
+  cachedTokens: number;
+  gapsMs: number[];
+}
+
+/** One client of the load generator: streams one request at a time and times its chunks. */
+export interface StreamClient {
+  stream(request: BenchRequest): Promise<RequestSample>;
+  close(): void;
+}
+
+export async function openStreamClient(transport: Transport, baseURL: string): Promise<StreamClient> {
+  return transport === "ws" ? openSocketClient(baseURL) : sseClient(baseURL);
+}
+
+interface Chunk {
+  error?: { message: string };
+  usage?: { completion_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } };
+  choices?: { text?: string; delta?: { content?: string } }[];
+}
+
+/** Times the OpenAI chunks of one streamed generation, whichever transport carried them. */
+class ChunkTimer {
+  private readonly sent = performance.now();
+  private first = 0;
+  private last = 0;
+  private chunks = 0;
+  private usage: Chunk["usage"];
+  private readonly gapsMs: number[] = [];
+
+  add(chunk: Chunk): void {
+    if (chunk.error) throw new Error(chunk.error.message);
+    if (chunk.usage) this.usage = chunk.usage;
+    const choice = chunk.choices?.[0];
+    if (!(choice?.text ?? choice?.delta?.content)) return;
+    const now = performance.now();
+    if (this.chunks === 0) this.first = now;
+    else this.gapsMs.push(now - this.last);
+    this.last = now;
+    this.chunks++;
+  }
+
+  sample(): RequestSample {
+    return {
+      ttftMs: this.first - this.sent,
+      e2eMs: performance.now() - this.sent,
+      tokens: this.usage?.completion_tokens ?? this.chunks,
+      cachedTokens: this.usage?.prompt_tokens_details?.cached_tokens ?? 0,
+      gapsMs: this.gapsMs,
+    };
+  }
+}
+
+function sseClient(baseURL: string): StreamClient {
+  return {
+    async stream(request) {
+      const timer = new ChunkTimer();
+      const response = await fetch(`${baseURL}${request.path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(request.body) });
+      if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+      let buffer = "";
+      for await (const piece of response.body.pipeThrough(new TextDecoderStream())) {
+        buffer += piece;
+        let end: number;
+        while ((end = buffer.indexOf("\n\n")) !== -1) {
+          const frame = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          if (frame.startsWith("data: ") && frame !== "data: [DONE]") timer.add(JSON.parse(frame.slice(6)));
+        }
+      }
+      return timer.sample();
+    },
+    close() {},
+  };
+}
+
+const MESSAGE_TYPES: Record<BenchRequest["path"], string> = { "/completions": "completions.create", "/chat/completions": "chat.completions.create" };
+
+async function openSocketClient(baseURL: string): Promise<StreamClient> {
+  const socket = new WebSocket(`${baseURL.replace(/^http/, "ws")}/ws`);
+  await new Promise((opened, failed) => socket.once("open", opened).once("error", failed));
+  let sequence = 0;
+  return {
+    stream(request) {
+      const id = String(sequence++);
+      const timer = new ChunkTimer();
+      return new Promise<RequestSample>((done, failed) => {
+        const onMessage = (data: WebSocket.RawData) => {
+          const message = JSON.parse(data.toString());
+          if (message.id !== id) return;
+          try {
+            if (message.type === "chunk") timer.add(message.data);
+            else if (message.type === "error") throw new Error(message.error.message);
+            else if (message.type === "done") {
+              socket.off("message", onMessage);
+              done(timer.sample());
+            }
+          } catch (error) {
+            socket.off("message", onMessage);
+            failed(error);
+          }
+        };
+        socket.on("message", onMessage);
+        socket.send(JSON.stringify({ type: MESSAGE_TYPES[request.path], id, body: request.body }));
+      });
+    },
+    close: () => socket.close(),
+  };
+}

@@ -1,0 +1,36 @@
+import type { ErrorData } from "../../engine/types.js";
+import { openAiError, type OpenAiUsage } from "../shared/response-shape.js";
+
+// The WebSocket protocol of GET /v1/ws: one JSON object per text frame, in both directions.
+
+export type ClientMessage =
+  | { kind: "ping" }
+  | { kind: "cancel"; id: string }
+  /** `type` names the endpoint, e.g. chat.completions.create; `body` is that endpoint's HTTP body. */
+  | { kind: "create"; type: string; id: string; body: unknown };
+
+export type ServerMessage =
+  | { type: "chunk"; id: string; data: object }
+  | { type: "done"; id: string; usage: OpenAiUsage }
+  | { type: "error"; id: string | null; status: number; error: ReturnType<typeof openAiError> }
+  | { type: "pong" };
+
+export const errorMessage = (id: string | null, error: ErrorData): ServerMessage => ({ type: "error", id, status: error.status, error: openAiError(error) });
+
+/** Parses one frame into a message, or says in an OpenAI-style error what is wrong with it. */
+export function parseClientMessage(text: string): { message: ClientMessage } | { problem: string; param: string | null; id: string | null } {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { problem: "The message is not valid JSON.", param: null, id: null };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return { problem: "A message must be a JSON object.", param: null, id: null };
+  const { type, id, body } = value as Record<string, unknown>;
+  const knownId = typeof id === "string" && id.length > 0 ? id : null;
+  if (typeof type !== "string") return { problem: "Missing required parameter: 'type'.", param: "type", id: knownId };
+  if (type === "ping") return { message: { kind: "ping" } };
+  if (!knownId) return { problem: "Missing required parameter: 'id' (a non-empty string).", param: "id", id: null };
+  if (type === "cancel") return { message: { kind: "cancel", id: knownId } };
+  return { message: { kind: "create", type, id: knownId, body } };
+}

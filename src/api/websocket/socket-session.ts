@@ -1,0 +1,122 @@
+import type { FastifyBaseLogger } from "fastify";
+import type { WebSocket } from "ws";
+import type { GatewayConfig } from "../../config/schema.js";
+import { invalidRequest, toApiError } from "../../errors.js";
+import type { ApiContext } from "../context.js";
+import { compileBodyValidator, validationError, type BodyValidator } from "../shared/body-validation.js";
+import { prepareGeneration, type GenerationEndpoint } from "../shared/endpoint.js";
+import { streamItems } from "../shared/response-shape.js";
+import type { SamplingBody } from "../shared/sampling.js";
+import { errorMessage, parseClientMessage, type ServerMessage } from "./protocol.js";
+
+export interface SocketEndpoint {
+  endpoint: GenerationEndpoint;
+  validate: BodyValidator;
+}
+
+export function socketEndpoints(endpoints: readonly GenerationEndpoint[]): Map<string, SocketEndpoint> {
+  return new Map(endpoints.map((endpoint) => [endpoint.messageType, { endpoint, validate: compileBodyValidator(endpoint.bodySchema) }]));
+}
+
+type WsLimits = GatewayConfig["ws"];
+
+const DRAIN_POLL_MS = 5;
+
+/**
+ * One client socket: many generations in flight at once, each tagged by the client's id, each holding
+ * its own slot. Closing the socket aborts them all; a socket that stops reading pauses its generations,
+ * and is closed if it stays stalled.
+ */
+export class SocketSession {
+  private readonly inFlight = new Map<string, AbortController>();
+  private alive = true;
+  private readonly pinger: NodeJS.Timeout;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly endpoints: Map<string, SocketEndpoint>,
+    private readonly context: ApiContext,
+    private readonly limits: WsLimits,
+    private readonly log: FastifyBaseLogger,
+  ) {
+    socket.on("message", (data, isBinary) => this.onMessage(data as Buffer, isBinary));
+    socket.on("pong", () => (this.alive = true));
+    socket.on("close", () => this.onClose());
+    socket.on("error", () => socket.terminate());
+    this.pinger = setInterval(() => this.ping(), limits.pingIntervalMs);
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    this.alive = true;
+    if (data.length > this.limits.maxMessageBytes)
+      return this.send(errorMessage(null, invalidRequest(`The message is ${data.length} bytes; the limit is ${this.limits.maxMessageBytes}.`, null, "message_too_large").toData()));
+    if (isBinary) return this.send(errorMessage(null, invalidRequest("Send JSON in text frames.", null, "invalid_message").toData()));
+    const parsed = parseClientMessage(data.toString("utf8"));
+    if ("problem" in parsed) return this.send(errorMessage(parsed.id, invalidRequest(parsed.problem, parsed.param, "invalid_message").toData()));
+    const { message } = parsed;
+    if (message.kind === "ping") return this.send({ type: "pong" });
+    if (message.kind === "cancel") return void this.inFlight.get(message.id)?.abort(new Error("cancelled by the client"));
+    const target = this.endpoints.get(message.type);
+    if (!target)
+      return this.send(errorMessage(message.id, invalidRequest(`Unknown message type '${message.type}'. Use ${[...this.endpoints.keys(), "cancel", "ping"].join(", ")}.`, "type", "invalid_message").toData()));
+    if (typeof message.body !== "object" || message.body === null || Array.isArray(message.body))
+      return this.send(errorMessage(message.id, invalidRequest("Missing required parameter: 'body' (an object).", "body", "invalid_message").toData()));
+    if (this.inFlight.has(message.id))
+      return this.send(errorMessage(message.id, invalidRequest(`A request with id '${message.id}' is already in flight on this socket.`, "id", "duplicate_id").toData()));
+    void this.generate(message.id, target, message.body);
+  }
+
+  private async generate(id: string, { endpoint, validate }: SocketEndpoint, body: object): Promise<void> {
+    const abort = new AbortController();
+    this.inFlight.set(id, abort);
+    try {
+      if (!validate(body)) throw validationError(validate.errors ?? []);
+      const prepared = prepareGeneration(endpoint, body as unknown as SamplingBody, this.context);
+      const started = await prepared.engine.start(prepared.generation, abort.signal);
+      for await (const item of streamItems(started.events, prepared.shape, prepared.includeUsage)) {
+        if (abort.signal.aborted || !(await this.writable(abort.signal))) break;
+        if (item.kind === "chunk") this.send({ type: "chunk", id, data: item.data });
+        else if (item.kind === "end") this.send({ type: "done", id, usage: item.usage });
+        else this.send(errorMessage(id, item.error));
+      }
+    } catch (error) {
+      if (abort.signal.aborted) return;
+      const apiError = toApiError(error);
+      if (apiError.status >= 500) this.log.error({ err: error }, "websocket generation failed");
+      this.send(errorMessage(id, apiError.toData()));
+    } finally {
+      this.inFlight.delete(id);
+    }
+  }
+
+  /** Waits while the socket's send buffer is over the limit; closes a socket that stays stalled. */
+  private async writable(signal: AbortSignal): Promise<boolean> {
+    const since = Date.now();
+    while (this.socket.bufferedAmount > this.limits.maxBufferedBytes) {
+      if (signal.aborted || this.socket.readyState !== this.socket.OPEN) return false;
+      if (Date.now() - since > this.limits.stallTimeoutMs) {
+        this.socket.close(1008, "client is not reading");
+        this.socket.terminate();
+        return false;
+      }
+      await new Promise((r) => setTimeout(r, DRAIN_POLL_MS));
+    }
+    return this.socket.readyState === this.socket.OPEN;
+  }
+
+  private send(message: ServerMessage): void {
+    if (this.socket.readyState === this.socket.OPEN) this.socket.send(JSON.stringify(message));
+  }
+
+  private ping(): void {
+    if (!this.alive) return void this.socket.terminate();
+    this.alive = false;
+    this.socket.ping();
+  }
+
+  private onClose(): void {
+    clearInterval(this.pinger);
+    for (const abort of this.inFlight.values()) abort.abort(new Error("socket closed"));
+    this.inFlight.clear();
+  }
+}
