@@ -54,7 +54,17 @@ function bareServer() {
   });
 }
 
-const { values } = parseArgs({ options: { kind: { type: "string", default: "gateway" } } });
+const { values } = parseArgs({
+  options: {
+    kind: { type: "string", default: "gateway" },
+    // none: no limits; memory or redis: one key with limits too high to reach, so every request is checked and settled.
+    limiter: { type: "string", default: "none" },
+    "redis-url": { type: "string", default: "redis://127.0.0.1:6379" },
+  },
+});
+const LIMITED = { auth: { keys: [{ name: "bench", key: "sk-bench-limiter" }] }, rateLimit: { rpm: 1e9, tpm: 1e12 } };
+const limiterSettings =
+  values.limiter === "none" ? {} : { ...LIMITED, rateLimit: { ...LIMITED.rateLimit, redis: { url: values.limiter === "redis" ? values["redis-url"] : "", keyPrefix: `bench:${process.pid}:` } } };
 if (values.kind === "bare") {
   const server = bareServer();
   server.listen(0, "127.0.0.1", () => {
@@ -62,7 +72,7 @@ if (values.kind === "bare") {
     console.log(JSON.stringify({ url: `http://127.0.0.1:${address.port}/v1` }));
   });
 } else {
-  const app = await buildApp({ config: validateConfig({ request: { maxTokens: 1 << 20 } }), models: new ModelRegistry([new InstantEngine()]) });
+  const app = await buildApp({ config: validateConfig({ request: { maxTokens: 1 << 20 }, ...limiterSettings }), models: new ModelRegistry([new InstantEngine()]) });
   await app.listen({ host: "127.0.0.1", port: 0 });
   const address = app.server.address() as { port: number };
   console.log(JSON.stringify({ url: `http://127.0.0.1:${address.port}/v1` }));

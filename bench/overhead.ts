@@ -1,9 +1,7 @@
 // Gateway overhead without a model: the gateway's SSE and WebSocket paths over an instant engine against
 // a bare node:http SSE server writing the same chunks. Servers run in their own process; this one is the client.
-import { spawn } from "node:child_process";
-import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { PROJECT_ROOT } from "../src/engine/model-file.js";
+import { startInstantServer } from "./targets/instant-server.js";
 import { runLoad } from "./load-generator.js";
 import type { Transport } from "./stream-client.js";
 
@@ -14,12 +12,6 @@ const { values } = parseArgs({
     requests: { type: "string", default: "5" },
   },
 });
-
-async function startServer(kind: string): Promise<{ url: string; stop: () => void }> {
-  const child = spawn(process.execPath, ["--import", "tsx", resolve(PROJECT_ROOT, "bench/overhead-server.ts"), "--kind", kind], { cwd: PROJECT_ROOT, stdio: ["ignore", "pipe", "inherit"] });
-  const url = await new Promise<string>((done) => child.stdout.once("data", (d: Buffer) => done(JSON.parse(d.toString()).url)));
-  return { url, stop: () => child.kill("SIGKILL") };
-}
 
 const tokens = Number(values.tokens);
 const variants: { name: string; server: string; transport: Transport }[] = [
@@ -32,7 +24,7 @@ const ratios: string[] = [];
 for (const concurrency of values.concurrency.split(",").map(Number)) {
   const rates: Record<string, number> = {};
   for (const { name: kind, server: serverKind, transport } of variants) {
-    const server = await startServer(serverKind);
+    const server = await startInstantServer(["--kind", serverKind]);
     try {
       const request = () => () => ({ path: "/completions" as const, body: { prompt: "x", max_tokens: tokens, stream: true } });
       await runLoad({ baseURL: server.url, model: "instant", transport, concurrency, requestsPerWorker: 1, maxSeconds: 60, requestFor: request });

@@ -9,8 +9,10 @@ import { startGateway } from "./server/start.js";
 const DEFAULT_THREADPOOL = 4;
 
 function usage(): string {
-  const flags = [CONFIG_FLAG, MODEL_FLAG, ...SCALAR_SETTINGS].map((s) => `  --${s.flag.padEnd(12)} ${s.description}  [env ${s.env}]`);
-  return `Usage: llm-gateway [flags]\n\n${flags.join("\n")}\n\nEvery setting also has a config-file key: see config/default.yaml.`;
+  const settings = [CONFIG_FLAG, MODEL_FLAG, ...SCALAR_SETTINGS];
+  const flags = settings.filter((s) => s.flag).map((s) => `  --${s.flag!.padEnd(20)} ${s.description}  [env ${s.env}]`);
+  const envOnly = settings.filter((s) => !s.flag).map((s) => `  ${s.env.padEnd(22)} ${s.description}`);
+  return `Usage: llm-gateway [flags]\n\n${flags.join("\n")}\n\nEnvironment only (secrets):\n${envOnly.join("\n")}\n\nEvery setting also has a config-file key: see config/default.yaml.`;
 }
 
 /**

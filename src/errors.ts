@@ -15,6 +15,9 @@ export class ApiError extends Error {
     super(message);
   }
 
+  /** Extra response headers (the rate-limit headers of a 429, say). */
+  headers: Record<string, string> = {};
+
   toData(): ErrorData {
     return { status: this.status, message: this.message, type: this.type, code: this.code, param: this.param };
   }

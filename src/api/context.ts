@@ -1,7 +1,11 @@
+import type { ApiKeys } from "../auth/api-keys.js";
+import type { RateLimiter } from "../ratelimit/rate-limiter.js";
 import type { ModelRegistry } from "../router/model-registry.js";
 
-/** What every API route gets from the app: the models and the request limits from config. */
+/** What every API route gets from the app: the models, the request limits from config, who may call and how much. */
 export interface ApiContext {
   models: ModelRegistry;
   limits: { maxTokens: number; sseKeepAliveMs: number };
+  keys: ApiKeys;
+  limiter: RateLimiter;
 }

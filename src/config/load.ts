@@ -43,7 +43,7 @@ function parseCommandLine(argv: readonly string[]): { config?: string; settings:
     [CONFIG_FLAG.flag]: { type: "string" },
     [MODEL_FLAG.flag]: { type: "string", multiple: true },
   };
-  for (const s of SCALAR_SETTINGS) options[s.flag] = { type: "string" };
+  for (const s of SCALAR_SETTINGS) if (s.flag) options[s.flag] = { type: "string" };
   let values: Record<string, string | string[] | undefined>;
   try {
     ({ values } = parseArgs({ args: [...argv], options, allowPositionals: false, strict: true }));
@@ -52,7 +52,7 @@ function parseCommandLine(argv: readonly string[]): { config?: string; settings:
   }
   const settings: Json = {};
   for (const s of SCALAR_SETTINGS) {
-    const raw = values[s.flag];
+    const raw = s.flag ? values[s.flag] : undefined;
     if (typeof raw === "string") setPath(settings, s.path, parseScalar(s, raw));
   }
   const models = values[MODEL_FLAG.flag];

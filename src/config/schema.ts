@@ -34,6 +34,27 @@ export const ModelEntry = Type.Object(
   { additionalProperties: false },
 );
 
+const rateFields = {
+  rpm: Type.Optional(Type.Integer({ minimum: 0, description: "requests per minute; 0 = unlimited" })),
+  tpm: Type.Optional(Type.Integer({ minimum: 0, description: "tokens (prompt + completion) per minute; 0 = unlimited" })),
+};
+
+export const ModelRates = Type.Object(rateFields, { additionalProperties: false });
+
+export const RateLimits = Type.Object(
+  { ...rateFields, maxConcurrent: Type.Optional(Type.Integer({ minimum: 0, description: "generations in flight at once; 0 = unlimited" })) },
+  { additionalProperties: false },
+);
+
+export const ApiKeyEntry = Type.Object(
+  {
+    name: Type.String({ minLength: 1, pattern: "^[A-Za-z0-9_.@-]+$", description: "what logs and limits call this key" }),
+    key: Type.Optional(Type.String({ minLength: 8, description: "the secret; may instead come from API_KEYS under the same name" })),
+    limits: Type.Optional(RateLimits),
+  },
+  { additionalProperties: false },
+);
+
 export const ConfigSchema = Type.Object(
   {
     server: Type.Object(
@@ -57,6 +78,31 @@ export const ConfigSchema = Type.Object(
         maxBufferedBytes: Integer(1024, 1024 * 1024, "unsent bytes above which a socket's generations pause until it drains"),
         stallTimeoutMs: Integer(1, 30_000, "a socket paused this long without draining is closed and its slots freed"),
         pingIntervalMs: Integer(100, 30_000, "ping interval; a socket that missed the previous pong is closed"),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    auth: Type.Object(
+      {
+        apiKeys: Type.String({ default: "", description: "comma-separated name:key pairs (env API_KEYS); empty and no keys = open access" }),
+        keys: Type.Array(ApiKeyEntry, { default: [], description: "keys with their own limits; one without `key` sets limits for an API_KEYS entry" }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    rateLimit: Type.Object(
+      {
+        rpm: Integer(0, 0, "default requests per minute per key; 0 = unlimited"),
+        tpm: Integer(0, 0, "default tokens per minute per key (prompt + completion); 0 = unlimited"),
+        maxConcurrent: Integer(0, 0, "default generations in flight per key; 0 = unlimited"),
+        models: Type.Record(Type.String(), ModelRates, { default: {}, description: "limits per model id, shared by every key" }),
+        failOpen: Type.Boolean({ default: true, description: "when Redis fails: true = per-instance in-memory limits, false = 503" }),
+        redis: Type.Object(
+          {
+            url: Type.String({ default: "", description: "redis:// URL shared by every instance; empty = in-memory limits" }),
+            keyPrefix: Type.String({ default: "llm-gateway:rl:", description: "prefix of the limiter's Redis keys" }),
+            commandTimeoutMs: Integer(1, 250, "a Redis call slower than this counts as a failure"),
+          },
+          { default: {}, additionalProperties: false },
+        ),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -124,3 +170,5 @@ export const ConfigSchema = Type.Object(
 export type GatewayConfig = Static<typeof ConfigSchema>;
 export type EngineConfig = GatewayConfig["engine"];
 export type ModelEntryConfig = Static<typeof ModelEntry>;
+export type RateLimitsConfig = Static<typeof RateLimits>;
+export type ModelRatesConfig = Static<typeof ModelRates>;

@@ -1,9 +1,10 @@
 // Each scalar setting that users set from the command line or the environment, in one table,
 // so the flag, the variable and the config key cannot drift apart.
 export interface ScalarSetting {
-  flag: string;
+  /** Absent for secrets, which a command line would show to every user of the machine. */
+  flag?: string;
   env: string;
-  path: readonly [string, string];
+  path: readonly string[];
   kind: "string" | "number" | "boolean";
   description: string;
 }
@@ -18,6 +19,11 @@ export const SCALAR_SETTINGS: readonly ScalarSetting[] = [
   { flag: "gpu-layers", env: "GATEWAY_GPU_LAYERS", path: ["engine", "gpuLayers"], kind: "number", description: "n|max|auto (default auto)" },
   { flag: "layout", env: "GATEWAY_LAYOUT", path: ["engine", "layout"], kind: "string", description: "auto|batched|per-slot (default auto)" },
   { flag: "prefix-cache", env: "GATEWAY_PREFIX_CACHE", path: ["engine", "prefixCache"], kind: "boolean", description: "true|false: reuse cached prompt prefixes (default true)" },
+  { env: "API_KEYS", path: ["auth", "apiKeys"], kind: "string", description: "comma-separated name:key pairs; unset = open access" },
+  { flag: "rate-limit-rpm", env: "RATE_LIMIT_RPM", path: ["rateLimit", "rpm"], kind: "number", description: "requests per minute per key (default 0 = unlimited)" },
+  { flag: "rate-limit-tpm", env: "RATE_LIMIT_TPM", path: ["rateLimit", "tpm"], kind: "number", description: "tokens per minute per key (default 0 = unlimited)" },
+  { flag: "redis-url", env: "REDIS_URL", path: ["rateLimit", "redis", "url"], kind: "string", description: "Redis shared by every instance for limits (default: in-memory)" },
+  { flag: "rate-limit-fail-open", env: "RATE_LIMIT_FAIL_OPEN", path: ["rateLimit", "failOpen"], kind: "boolean", description: "true|false: on Redis failure use in-memory limits, or answer 503 (default true)" },
   { flag: "log-level", env: "GATEWAY_LOG_LEVEL", path: ["log", "level"], kind: "string", description: "fatal|error|warn|info|debug|trace|silent" },
 ];
 

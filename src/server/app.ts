@@ -10,35 +10,60 @@ import { modelsRoute } from "../api/models/route.js";
 import { healthRoute } from "../api/health/route.js";
 import { webSocketRoute } from "../api/websocket/route.js";
 import { installErrorHandling } from "./error-handler.js";
+import { redactedUrl, requireApiKey } from "./authentication.js";
+import { ApiKeys } from "../auth/api-keys.js";
+import { createLimiter, type LimiterSetup } from "../ratelimit/create-limiter.js";
 import { compileBodyValidator } from "../api/shared/body-validation.js";
 
 export interface AppOptions {
-  config: Pick<GatewayConfig, "http" | "request" | "ws">;
+  config: Pick<GatewayConfig, "http" | "request" | "ws" | "auth" | "rateLimit" | "queue">;
   models: ModelRegistry;
   logger?: Logger;
 }
 
+declare module "fastify" {
+  interface FastifyInstance {
+    /** API keys and rate limiter of this app (the limiter's state shows whether Redis is in use). */
+    access: { keys: ApiKeys; limiter: LimiterSetup };
+  }
+}
+
+/** How long a starting instance waits for Redis before serving on its fallback. */
+const REDIS_CONNECT_WAIT_MS = 2_000;
+
 /** The HTTP app over a set of engines; it owns no engine and does not listen (see start.ts). */
 export async function buildApp({ config, models, logger }: AppOptions): Promise<FastifyInstance> {
+  const requestLogger = logger?.child({}, { serializers: { req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: redactedUrl(req.url), ip: req.ip }) } });
   const app = Fastify({
-    ...(logger ? { loggerInstance: logger as FastifyBaseLogger } : { logger: false }),
+    ...(requestLogger ? { loggerInstance: requestLogger as FastifyBaseLogger } : { logger: false }),
     bodyLimit: config.http.bodyLimit,
     requestIdHeader: "x-request-id",
   });
+  const keys = ApiKeys.fromConfig(config);
+  const limiter = createLimiter(config, app.log);
+  app.decorate("access", { keys, limiter });
+  app.addHook("onClose", () => limiter.close());
+  await limiter.ready(REDIS_CONNECT_WAIT_MS);
   app.setValidatorCompiler(({ schema }) => compileBodyValidator(schema));
   installErrorHandling(app);
-  app.addHook("onSend", async (request, reply) => {
+  app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });
   const context: ApiContext = {
     models,
     limits: { maxTokens: config.request.maxTokens, sseKeepAliveMs: config.http.sseKeepAliveMs },
+    keys,
+    limiter: limiter.limiter,
   };
-  await app.register(chatCompletionsRoute, context);
-  await app.register(completionsRoute, context);
-  await app.register(modelsRoute, context);
   await app.register(healthRoute, context);
   await app.register(fastifyWebsocket, { options: { maxPayload: config.ws.closeAboveBytes } });
-  await app.register(webSocketRoute, { ...context, ws: config.ws });
+  // The OpenAI API: behind API keys (when configured).
+  await app.register(async (v1) => {
+    requireApiKey(v1, keys);
+    await v1.register(chatCompletionsRoute, context);
+    await v1.register(completionsRoute, context);
+    await v1.register(modelsRoute, context);
+    await v1.register(webSocketRoute, { ...context, ws: config.ws });
+  });
   return app;
 }

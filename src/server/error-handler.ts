@@ -15,6 +15,7 @@ export function installErrorHandling(app: FastifyInstance): void {
 }
 
 export function sendApiError(reply: FastifyReply, error: ApiError): FastifyReply {
+  reply.headers(error.headers);
   if (error.retryAfterMs !== undefined) {
     reply.header("retry-after", Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
     reply.header("retry-after-ms", error.retryAfterMs);

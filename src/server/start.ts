@@ -40,6 +40,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   }
   const models = new ModelRegistry(engines);
   const app = await buildApp({ config, models, logger });
+  if (!app.access.keys.enabled && !isLoopback(config.server.host))
+    logger.warn(`NO API KEYS are configured and the server listens on ${config.server.host}: anyone who can reach it can use it. Set API_KEYS (or auth.keys) to require keys.`);
   app.addHook("onClose", async () => {
     await models.close();
     await llama.dispose();
@@ -51,4 +53,8 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const url = `http://${host}:${port}/v1`;
   logger.info({ url, models: models.ids, uvThreadpool: Number(process.env.UV_THREADPOOL_SIZE) || 4 }, `serving ${models.ids.join(", ")} on ${url}`);
   return { app, models, url, close: () => app.close() };
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
 }

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import pino from "pino";
+import pino, { type Logger } from "pino";
 import OpenAI from "openai";
 import { validateConfig } from "../../src/config/load.js";
 import { startGateway, type RunningGateway } from "../../src/server/start.js";
@@ -18,7 +18,7 @@ export interface TestGateway extends RunningGateway {
 }
 
 /** A real gateway on a random loopback port serving one real model. */
-export async function startTestGateway(settings: Record<string, unknown> = {}, modelPath = STORIES_260K): Promise<TestGateway> {
+export async function startTestGateway(settings: Record<string, unknown> = {}, modelPath = STORIES_260K, logger: Logger = pino({ level: "silent" })): Promise<TestGateway> {
   const config = validateConfig({
     server: { host: "127.0.0.1", port: 0 },
     models: [{ id: "test-model", path: modelPath }],
@@ -26,7 +26,7 @@ export async function startTestGateway(settings: Record<string, unknown> = {}, m
     ...settings,
     engine: { ctxSize: 512, slots: 1, ...(settings.engine as object | undefined) },
   });
-  const gateway = await startGateway(config, pino({ level: "silent" }));
+  const gateway = await startGateway(config, logger);
   const baseURL = gateway.url;
   return { ...gateway, baseURL, model: "test-model", client: new OpenAI({ baseURL, apiKey: "test", maxRetries: 0 }) };
 }

@@ -8,6 +8,10 @@ import { SocketSession, socketEndpoints } from "../../src/api/websocket/socket-s
 import { completionsEndpoint } from "../../src/api/completions/route.js";
 import type { GenerationEndpoint } from "../../src/api/shared/endpoint.js";
 import { ScriptedEngine } from "../helpers/scripted-engine.js";
+import { ANONYMOUS, ApiKeys } from "../../src/auth/api-keys.js";
+import { createLimiter } from "../../src/ratelimit/create-limiter.js";
+
+const log = pino({ level: "silent" });
 
 /** Stands in for a ws socket whose send buffer the test controls. */
 class FakeSocket extends EventEmitter {
@@ -38,9 +42,10 @@ function session(engine: ScriptedEngine, stallTimeoutMs: number) {
   new SocketSession(
     socket as unknown as WebSocket,
     socketEndpoints([completionsEndpoint] as GenerationEndpoint[]),
-    { models: new ModelRegistry([engine]), limits: { maxTokens: 100, sseKeepAliveMs: 10_000 } },
+    { models: new ModelRegistry([engine]), limits: { maxTokens: 100, sseKeepAliveMs: 10_000 }, keys: ApiKeys.fromConfig(config), limiter: createLimiter(config, log).limiter },
     config.ws,
-    pino({ level: "silent" }),
+    { name: ANONYMOUS, limits: { rpm: 0, tpm: 0, maxConcurrent: 0 } },
+    log,
   );
   const request = (id: string) => socket.emit("message", Buffer.from(JSON.stringify({ type: "completions.create", id, body: { model: "scripted", prompt: "x" } })), false);
   return { socket, request };

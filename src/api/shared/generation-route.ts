@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { ApiContext } from "../context.js";
 import type { GenerationEndpoint } from "./endpoint.js";
-import { prepareGeneration } from "./endpoint.js";
+import { admitGeneration, prepareGeneration } from "./endpoint.js";
 import type { SamplingBody } from "./sampling.js";
 import { serveGeneration } from "./serve-generation.js";
 
@@ -10,8 +10,11 @@ export function generationRoute<Body extends SamplingBody>(endpoint: GenerationE
   return async (app, context) => {
     app.post(endpoint.path, { schema: { body: endpoint.bodySchema } }, async (request, reply) => {
       const body = request.body as Body;
+      const prepared = prepareGeneration(endpoint, body, context);
+      const admission = await admitGeneration(prepared, request.identity, context);
       await serveGeneration(request, reply, {
-        ...prepareGeneration(endpoint, body, context),
+        ...prepared,
+        admission,
         stream: body.stream === true,
         sseKeepAliveMs: context.limits.sseKeepAliveMs,
       });

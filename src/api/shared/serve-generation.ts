@@ -2,10 +2,12 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { ApiError } from "../../errors.js";
 import type { GenerationEvent } from "../../engine/types.js";
 import { SseWriter } from "../../server/sse-writer.js";
-import type { PreparedGeneration } from "./endpoint.js";
+import type { Admission } from "../../ratelimit/rate-limiter.js";
+import { startAdmitted, type PreparedGeneration } from "./endpoint.js";
 import { openAiError, streamItems, toOpenAiUsage, type ResponseShape } from "./response-shape.js";
 
 export interface ServeOptions extends PreparedGeneration {
+  admission: Admission;
   stream: boolean;
   sseKeepAliveMs: number;
 }
@@ -21,10 +23,11 @@ export async function serveGeneration(request: FastifyRequest, reply: FastifyRep
     if (!reply.raw.writableFinished) abort.abort(new Error("client closed the connection"));
   };
   reply.raw.on("close", onClose);
+  reply.headers(options.admission.headers);
   try {
     let started;
     try {
-      started = await options.engine.start(options.generation, abort.signal);
+      started = await startAdmitted(options, options.admission, abort.signal);
     } catch (error) {
       if (abort.signal.aborted) return abandon(reply);
       throw error;
@@ -55,7 +58,7 @@ async function writeStream(
   { shape, includeUsage, sseKeepAliveMs }: ServeOptions,
 ): Promise<void> {
   reply.hijack();
-  const sse = new SseWriter(reply.raw, sseKeepAliveMs, { "x-request-id": String(request.id) });
+  const sse = new SseWriter(reply.raw, sseKeepAliveMs, { ...(reply.getHeaders() as Record<string, string>) });
   let completed = false;
   try {
     for await (const item of streamItems(events, shape, includeUsage)) {

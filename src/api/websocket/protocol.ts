@@ -12,10 +12,17 @@ export type ClientMessage =
 export type ServerMessage =
   | { type: "chunk"; id: string; data: object }
   | { type: "done"; id: string; usage: OpenAiUsage }
-  | { type: "error"; id: string | null; status: number; error: ReturnType<typeof openAiError> }
+  | { type: "error"; id: string | null; status: number; error: ReturnType<typeof openAiError>; retry_after_ms?: number }
   | { type: "pong" };
 
-export const errorMessage = (id: string | null, error: ErrorData): ServerMessage => ({ type: "error", id, status: error.status, error: openAiError(error) });
+/** `retryAfterMs` (a 429 or 503) tells the client when to send the request again, as HTTP's retry-after-ms does. */
+export const errorMessage = (id: string | null, error: ErrorData, retryAfterMs?: number): ServerMessage => ({
+  type: "error",
+  id,
+  status: error.status,
+  error: openAiError(error),
+  ...(retryAfterMs === undefined ? {} : { retry_after_ms: retryAfterMs }),
+});
 
 /** Parses one frame into a message, or says in an OpenAI-style error what is wrong with it. */
 export function parseClientMessage(text: string): { message: ClientMessage } | { problem: string; param: string | null; id: string | null } {

@@ -14,6 +14,6 @@ export interface WebSocketRouteOptions extends ApiContext {
 export const webSocketRoute: FastifyPluginAsync<WebSocketRouteOptions> = async (app, { ws, ...context }) => {
   const endpoints = socketEndpoints([chatCompletionsEndpoint, completionsEndpoint] as GenerationEndpoint[]);
   app.get("/v1/ws", { websocket: true }, (socket, request) => {
-    new SocketSession(socket, endpoints, context, ws, request.log);
+    new SocketSession(socket, endpoints, context, ws, request.identity, request.log);
   });
 };

@@ -4,7 +4,8 @@ import type { GatewayConfig } from "../../config/schema.js";
 import { invalidRequest, toApiError } from "../../errors.js";
 import type { ApiContext } from "../context.js";
 import { compileBodyValidator, validationError, type BodyValidator } from "../shared/body-validation.js";
-import { prepareGeneration, type GenerationEndpoint } from "../shared/endpoint.js";
+import { admitGeneration, prepareGeneration, startAdmitted, type GenerationEndpoint } from "../shared/endpoint.js";
+import type { Identity } from "../../auth/api-keys.js";
 import { streamItems } from "../shared/response-shape.js";
 import type { SamplingBody } from "../shared/sampling.js";
 import { errorMessage, parseClientMessage, type ServerMessage } from "./protocol.js";
@@ -37,6 +38,8 @@ export class SocketSession {
     private readonly endpoints: Map<string, SocketEndpoint>,
     private readonly context: ApiContext,
     private readonly limits: WsLimits,
+    /** Who opened the socket: every request on it counts against this caller's limits. */
+    private readonly identity: Identity,
     private readonly log: FastifyBaseLogger,
   ) {
     socket.on("message", (data, isBinary) => this.onMessage(data as Buffer, isBinary));
@@ -72,7 +75,8 @@ export class SocketSession {
     try {
       if (!validate(body)) throw validationError(validate.errors ?? []);
       const prepared = prepareGeneration(endpoint, body as unknown as SamplingBody, this.context);
-      const started = await prepared.engine.start(prepared.generation, abort.signal);
+      const admission = await admitGeneration(prepared, this.identity, this.context);
+      const started = await startAdmitted(prepared, admission, abort.signal);
       for await (const item of streamItems(started.events, prepared.shape, prepared.includeUsage)) {
         if (abort.signal.aborted || !(await this.writable(abort.signal))) break;
         if (item.kind === "chunk") this.send({ type: "chunk", id, data: item.data });
@@ -83,7 +87,7 @@ export class SocketSession {
       if (abort.signal.aborted) return;
       const apiError = toApiError(error);
       if (apiError.status >= 500) this.log.error({ err: error }, "websocket generation failed");
-      this.send(errorMessage(id, apiError.toData()));
+      this.send(errorMessage(id, apiError.toData(), apiError.retryAfterMs));
     } finally {
       this.inFlight.delete(id);
     }

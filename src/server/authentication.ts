@@ -1,0 +1,31 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { bearerToken, type ApiKeys, type Identity } from "../auth/api-keys.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** The caller, set by the authentication hook of the /v1 scope. */
+    identity: Identity;
+  }
+}
+
+/** Browsers cannot set headers on a WebSocket upgrade, so /v1/ws also takes ?api_key=. */
+function presentedKey(request: FastifyRequest): string | undefined {
+  const bearer = bearerToken(request.headers.authorization);
+  if (bearer || !request.url.startsWith("/v1/ws")) return bearer;
+  const query = request.query as Record<string, unknown> | undefined;
+  return typeof query?.api_key === "string" ? query.api_key : undefined;
+}
+
+/** Requires a valid key on every route of `scope` (401 otherwise) and records who called. */
+export function requireApiKey(scope: FastifyInstance, keys: ApiKeys): void {
+  scope.decorateRequest("identity", null as unknown as Identity);
+  scope.addHook("onRequest", async (request, reply) => {
+    request.identity = keys.identify(presentedKey(request));
+    if (keys.enabled) request.log = reply.log = request.log.child({ key: request.identity.name }); // Fastify logs completion with reply.log
+  });
+}
+
+/** Request logs show the URL without a key passed in its query. */
+export function redactedUrl(url: string): string {
+  return url.replace(/([?&]api_key=)[^&]*/gi, "$1[redacted]");
+}
