@@ -24,7 +24,7 @@ class InstantEngine implements ModelEngine {
       }
       yield { type: "done", finishReason: "length", usage: { promptTokens: 1, cachedTokens: 0, completionTokens: request.maxTokens } };
     }
-    return { promptTokens: 1, cachedTokens: 0, events: events() };
+    return { promptTokens: 1, cachedTokens: 0, slot: 0, queueWaitMs: 0, events: events() };
   }
   stats(): EngineStats {
     return { slotsTotal: 1024, slotsBusy: 0, queuedRequests: 0, queuedTokens: 0, generatedTokens: 0 };

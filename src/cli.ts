@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   const poolSize = needsLargerThreadpool(config);
   if (poolSize) return relaunchWithThreadpool(poolSize);
 
-  const logger = createLogger(config.log.level);
+  const logger = createLogger(config.log);
   let gateway;
   try {
     gateway = await startGateway(config, logger);
@@ -64,10 +64,12 @@ async function main(): Promise<void> {
   }
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) process.exit(1); // a second signal: leave at once
+    if (stopping) {
+      logger.warn({ signal }, "second signal: exiting at once");
+      process.exit(1);
+    }
     stopping = true;
-    logger.info({ signal }, "shutting down");
-    await gateway.close();
+    await gateway.shutdown(config.shutdown.graceMs);
     process.exit(0);
   };
   process.on("SIGINT", () => void stop("SIGINT"));

@@ -1,6 +1,8 @@
 import type { ApiKeys } from "../auth/api-keys.js";
 import type { RateLimiter } from "../ratelimit/rate-limiter.js";
 import type { ModelRegistry } from "../router/model-registry.js";
+import type { GatewayMetrics } from "../observability/metrics.js";
+import type { Lifecycle } from "../server/lifecycle.js";
 
 /** What every API route gets from the app: the models, the request limits from config, who may call and how much. */
 export interface ApiContext {
@@ -8,4 +10,8 @@ export interface ApiContext {
   limits: { maxTokens: number; sseKeepAliveMs: number };
   keys: ApiKeys;
   limiter: RateLimiter;
+  metrics: GatewayMetrics;
+  lifecycle: Lifecycle;
+  /** log.content: keep prompt and completion text for the request log line. */
+  logContent: boolean;
 }

@@ -106,6 +106,12 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    shutdown: Type.Object(
+      {
+        graceMs: Integer(0, 30_000, "on SIGTERM, how long in-flight generations may finish before they are cancelled"),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     request: Type.Object(
       {
         timeoutMs: Integer(1, 600_000, "a generation running longer than this is stopped and its slot freed"),
@@ -160,6 +166,11 @@ export const ConfigSchema = Type.Object(
           [Type.Literal("fatal"), Type.Literal("error"), Type.Literal("warn"), Type.Literal("info"), Type.Literal("debug"), Type.Literal("trace"), Type.Literal("silent")],
           { default: "info" },
         ),
+        format: Type.Union([Type.Literal("auto"), Type.Literal("json"), Type.Literal("pretty")], {
+          default: "auto",
+          description: "pretty for people, json for machines; auto = pretty when stdout is a terminal",
+        }),
+        content: Type.Boolean({ default: false, description: "log prompt and completion text in request lines (off: never logged)" }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -88,7 +88,9 @@ export class LlamaEngine implements ModelEngine {
         "context_length_exceeded",
       );
     }
+    const queuedAt = performance.now();
     const slot = await this.scheduler.acquire(prompt.tokens, clientSignal);
+    const queueWaitMs = performance.now() - queuedAt;
     let reused: number;
     try {
       reused = await slot.keepSharedPrefix(prompt.tokens);
@@ -98,7 +100,7 @@ export class LlamaEngine implements ModelEngine {
     }
     const timeout = AbortSignal.timeout(this.requestTimeoutMs);
     const signal = AbortSignal.any([clientSignal, timeout]);
-    const generation = { promptTokens: prompt.tokens.length, cachedTokens: reused };
+    const generation = { promptTokens: prompt.tokens.length, cachedTokens: reused, slot: slot.index, queueWaitMs };
     let started = false;
     let released = false;
     const release = () => {

@@ -52,6 +52,9 @@ export type GenerationEvent =
 export interface Generation {
   promptTokens: number;
   cachedTokens: number;
+  /** Which slot runs it, and how long it waited in the queue for one. */
+  slot: number;
+  queueWaitMs: number;
   events: AsyncIterable<GenerationEvent>;
 }
 

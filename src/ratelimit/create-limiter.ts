@@ -35,7 +35,8 @@ export function createLimiter(config: Pick<GatewayConfig, "rateLimit" | "request
   }
   return {
     limiter: new RateLimiter(store, models, leaseTtlMs, log),
-    state: () => failover?.state ?? "memory",
+    // A Redis that is not connected counts as failed even before a request finds out.
+    state: () => (!failover ? "memory" : redisStore!.isConnected ? failover.state : failOpen ? "fallback" : "unavailable"),
     ready: async (ms) => {
       if (redisStore && !(await redisStore.connected(ms))) log.warn(`rate limiter: Redis is not reachable yet; ${failOpen ? "using in-memory limits until it is" : "requests get 503 until it is"}`);
     },

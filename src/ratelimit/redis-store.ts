@@ -101,6 +101,10 @@ export class RedisBucketStore implements BucketStore {
     this.redis.defineCommand("limiter", { lua: LIMITER_SCRIPT });
   }
 
+  get isConnected(): boolean {
+    return this.redis.status === "ready";
+  }
+
   /** Resolves once connected, or after `ms` whatever the state (the limiter copes with either). */
   async connected(ms: number): Promise<boolean> {
     if (this.redis.status === "ready") return true;

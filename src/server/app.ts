@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import fastifyWebsocket from "@fastify/websocket";
 import type { Logger } from "pino";
 import type { GatewayConfig } from "../config/schema.js";
@@ -8,15 +8,19 @@ import { chatCompletionsRoute } from "../api/chat/route.js";
 import { completionsRoute } from "../api/completions/route.js";
 import { modelsRoute } from "../api/models/route.js";
 import { healthRoute } from "../api/health/route.js";
+import { metricsRoute } from "../api/metrics/route.js";
+import { GatewayMetrics } from "../observability/metrics.js";
+import { Lifecycle } from "./lifecycle.js";
+import { logRequests } from "./request-logging.js";
 import { webSocketRoute } from "../api/websocket/route.js";
 import { installErrorHandling } from "./error-handler.js";
-import { redactedUrl, requireApiKey } from "./authentication.js";
+import { requireApiKey } from "./authentication.js";
 import { ApiKeys } from "../auth/api-keys.js";
 import { createLimiter, type LimiterSetup } from "../ratelimit/create-limiter.js";
 import { compileBodyValidator } from "../api/shared/body-validation.js";
 
 export interface AppOptions {
-  config: Pick<GatewayConfig, "http" | "request" | "ws" | "auth" | "rateLimit" | "queue">;
+  config: Pick<GatewayConfig, "http" | "request" | "ws" | "auth" | "rateLimit" | "queue" | "log">;
   models: ModelRegistry;
   logger?: Logger;
 }
@@ -25,6 +29,8 @@ declare module "fastify" {
   interface FastifyInstance {
     /** API keys and rate limiter of this app (the limiter's state shows whether Redis is in use). */
     access: { keys: ApiKeys; limiter: LimiterSetup };
+    /** Metrics of this app, and whether it is serving or draining. */
+    ops: { metrics: GatewayMetrics; lifecycle: Lifecycle };
   }
 }
 
@@ -33,29 +39,38 @@ const REDIS_CONNECT_WAIT_MS = 2_000;
 
 /** The HTTP app over a set of engines; it owns no engine and does not listen (see start.ts). */
 export async function buildApp({ config, models, logger }: AppOptions): Promise<FastifyInstance> {
-  const requestLogger = logger?.child({}, { serializers: { req: (req: { method: string; url: string; ip?: string }) => ({ method: req.method, url: redactedUrl(req.url), ip: req.ip }) } });
   const app = Fastify({
-    ...(requestLogger ? { loggerInstance: requestLogger as FastifyBaseLogger } : { logger: false }),
+    ...(logger ? { loggerInstance: logger as FastifyBaseLogger } : { logger: false }),
+    logController: new LogController({ disableRequestLogging: true }), // one line per request at its end instead: see request-logging.ts
     bodyLimit: config.http.bodyLimit,
     requestIdHeader: "x-request-id",
   });
   const keys = ApiKeys.fromConfig(config);
   const limiter = createLimiter(config, app.log);
   app.decorate("access", { keys, limiter });
+  const metrics = new GatewayMetrics(models, limiter.state);
+  const lifecycle = new Lifecycle();
+  app.decorate("ops", { metrics, lifecycle });
+  logRequests(app, metrics, config.log.content);
   app.addHook("onClose", () => limiter.close());
   await limiter.ready(REDIS_CONNECT_WAIT_MS);
   app.setValidatorCompiler(({ schema }) => compileBodyValidator(schema));
   installErrorHandling(app);
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
+    if (lifecycle.isDraining) reply.header("connection", "close"); // keep-alive clients move to another instance
   });
   const context: ApiContext = {
     models,
     limits: { maxTokens: config.request.maxTokens, sseKeepAliveMs: config.http.sseKeepAliveMs },
     keys,
     limiter: limiter.limiter,
+    metrics,
+    lifecycle,
+    logContent: config.log.content,
   };
   await app.register(healthRoute, context);
+  await app.register(metricsRoute, context);
   await app.register(fastifyWebsocket, { options: { maxPayload: config.ws.closeAboveBytes } });
   // The OpenAI API: behind API keys (when configured).
   await app.register(async (v1) => {

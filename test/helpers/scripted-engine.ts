@@ -36,7 +36,7 @@ export class ScriptedEngine implements ModelEngine {
         engine.eventsFinished = true;
       }
     }
-    return { promptTokens: 3, cachedTokens: 0, events: events() };
+    return { promptTokens: 3, cachedTokens: 0, slot: 0, queueWaitMs: 0, events: events() };
   }
 
   stats(): EngineStats {

@@ -10,6 +10,8 @@ import type { GenerationEndpoint } from "../../src/api/shared/endpoint.js";
 import { ScriptedEngine } from "../helpers/scripted-engine.js";
 import { ANONYMOUS, ApiKeys } from "../../src/auth/api-keys.js";
 import { createLimiter } from "../../src/ratelimit/create-limiter.js";
+import { GatewayMetrics } from "../../src/observability/metrics.js";
+import { Lifecycle } from "../../src/server/lifecycle.js";
 
 const log = pino({ level: "silent" });
 
@@ -38,11 +40,12 @@ const tokens = Array.from({ length: 50 }, () => ({ type: "text" as const, text: 
 
 function session(engine: ScriptedEngine, stallTimeoutMs: number) {
   const socket = new FakeSocket();
+  const registry = new ModelRegistry([engine]);
   const config = validateConfig({ ws: { maxBufferedBytes: 1024, stallTimeoutMs, pingIntervalMs: 60_000 } });
   new SocketSession(
     socket as unknown as WebSocket,
     socketEndpoints([completionsEndpoint] as GenerationEndpoint[]),
-    { models: new ModelRegistry([engine]), limits: { maxTokens: 100, sseKeepAliveMs: 10_000 }, keys: ApiKeys.fromConfig(config), limiter: createLimiter(config, log).limiter },
+    { models: registry, limits: { maxTokens: 100, sseKeepAliveMs: 10_000 }, keys: ApiKeys.fromConfig(config), limiter: createLimiter(config, log).limiter, metrics: new GatewayMetrics(registry, () => "memory"), lifecycle: new Lifecycle(), logContent: false },
     config.ws,
     { name: ANONYMOUS, limits: { rpm: 0, tpm: 0, maxConcurrent: 0 } },
     log,

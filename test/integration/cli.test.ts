@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../src/engine/model-file.js";
-import { jsonBody } from "../helpers/gateway.js";
+import { jsonBody, SYNTHETIC_57M } from "../helpers/gateway.js";
 
 // The real command line, as `npm start` runs it (through tsx here, to skip the build).
 function launch(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcessWithoutNullStreams {
@@ -75,6 +75,48 @@ describe("the llm-gateway command", () => {
       expect(models.data[0].id).toBe("stories260K");
       const exited = once(child, "exit");
       child.kill("SIGTERM");
+      expect((await exited)[0]).toBe(0);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("answers /ready with 503 while the model loads, then 200", async () => {
+    const child = launch(["--port", "0", "--gpu", "off", "--model", SYNTHETIC_57M, "--slots", "2", "--ctx-size", "1024"]);
+    try {
+      const listening = (await logsUntil(child, (line) => typeof line.address === "string")).at(-1)!;
+      const root = `http://${listening.address}`;
+      const early = await fetch(`${root}/ready`);
+      expect(early.status).toBe(503);
+      expect((await jsonBody(early)).reasons).toEqual(["loading models"]);
+      expect((await fetch(`${root}/health`)).status).toBe(200); // alive meanwhile
+      await logsUntil(child, (line) => typeof line.url === "string");
+      expect(await jsonBody(await fetch(`${root}/ready`))).toMatchObject({ status: "ready", models: ["synthetic-llama-57M-random-Q8_0"] });
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("on SIGTERM lets a running stream finish within the grace period, refuses new work, then exits 0", async () => {
+    const child = launch(["--port", "0", "--gpu", "off", "--model", SYNTHETIC_57M, "--slots", "1", "--ctx-size", "1024", "--shutdown-grace-ms", "20000"]);
+    try {
+      const serving = (await logsUntil(child, (line) => typeof line.url === "string")).at(-1)!;
+      const url = serving.url as string;
+      const response = await fetch(`${url}/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "synthetic-llama-57M-random-Q8_0", prompt: "Once", max_tokens: 200, ignore_eos: true, stream: true }),
+      });
+      const reader = response.body!.getReader();
+      await reader.read(); // the stream is under way
+      const exited = once(child, "exit");
+      child.kill("SIGTERM");
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await fetch(`${url.replace(/\/v1$/, "")}/ready`)).status).toBe(503);
+      let rest = "";
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) rest += new TextDecoder().decode(chunk.value);
+      expect(rest.trimEnd().endsWith("data: [DONE]")).toBe(true);
+      expect(rest).toContain('"finish_reason":"length"');
       expect((await exited)[0]).toBe(0);
     } finally {
       child.kill("SIGKILL");

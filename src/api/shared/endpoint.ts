@@ -3,6 +3,10 @@ import type { Identity } from "../../auth/api-keys.js";
 import type { Generation, GenerationEvent, GenerationRequest, ModelEngine, PromptInput } from "../../engine/types.js";
 import type { Admission } from "../../ratelimit/rate-limiter.js";
 import { estimatePromptTokens } from "../../ratelimit/token-estimate.js";
+import { ApiError } from "../../errors.js";
+import type { GatewayMetrics } from "../../observability/metrics.js";
+import type { RequestRecord } from "../../observability/request-record.js";
+import { shuttingDown, type Lifecycle } from "../../server/lifecycle.js";
 import type { ApiContext } from "../context.js";
 import { toGenerationRequest, type SamplingBody } from "./sampling.js";
 import type { ResponseShape } from "./response-shape.js";
@@ -35,36 +39,84 @@ export function prepareGeneration<Body extends SamplingBody>(endpoint: Generatio
   };
 }
 
-/** Charges the caller's rate limits up front; throws a 429 ApiError (with its headers) when over. */
-export function admitGeneration(prepared: PreparedGeneration, identity: Identity, { limiter }: ApiContext): Promise<Admission> {
+/** Names the request's caller and model in its record, then charges the caller's rate limits; throws a 429 ApiError (with its headers) when over. */
+export async function admitGeneration(prepared: PreparedGeneration, identity: Identity, record: RequestRecord, { limiter, metrics }: ApiContext): Promise<Admission> {
   const { generation, engine } = prepared;
-  return limiter.admit({ identity, model: engine.description.id, estimatedTokens: estimatePromptTokens(generation.prompt) + generation.maxTokens });
+  record.key = identity.name;
+  record.model = engine.description.id;
+  if (record.keepContent) record.prompt = generation.prompt;
+  try {
+    return await limiter.admit({ identity, model: engine.description.id, estimatedTokens: estimatePromptTokens(generation.prompt) + generation.maxTokens });
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 429) metrics.rateLimitRejections.inc({ limit: error.type });
+    throw error;
+  }
 }
 
 /**
- * Starts an admitted generation; its admission is settled with the real token count when the events
- * end (completed, failed or abandoned), and refunded when the engine turns the request away.
+ * Starts an admitted generation. Its events are observed on the way (time to first token, token gaps
+ * and counts into the record and the metrics); when they end, however they end, the admission is
+ * settled with the real token count. A drain that cancels the generation ends its events with a
+ * `server_shutting_down` error, so streams close with an error event rather than a cut connection.
  */
-export async function startAdmitted(prepared: PreparedGeneration, admission: Admission, signal: AbortSignal): Promise<Generation> {
+export async function startGeneration(prepared: PreparedGeneration, admission: Admission, record: RequestRecord, clientSignal: AbortSignal, { lifecycle, metrics }: ApiContext): Promise<Generation> {
+  let run: ReturnType<Lifecycle["begin"]> | undefined;
   let started: Generation;
   try {
-    started = await prepared.engine.start(prepared.generation, signal);
+    run = lifecycle.begin();
+    started = await prepared.engine.start(prepared.generation, AbortSignal.any([clientSignal, run.signal]));
   } catch (error) {
     admission.settle(0);
+    run?.end();
     throw error;
   }
-  return { ...started, events: settling(started.events, admission, started.promptTokens) };
+  const model = prepared.engine.description.id;
+  Object.assign(record, { slot: started.slot, queueWaitMs: started.queueWaitMs, promptTokens: started.promptTokens, cachedTokens: started.cachedTokens });
+  metrics.promptTokens.inc({ model, source: "cached" }, started.cachedTokens);
+  metrics.promptTokens.inc({ model, source: "evaluated" }, started.promptTokens - started.cachedTokens);
+  return { ...started, events: observed(started.events, { model, admission, record, metrics, run: run!, promptTokens: started.promptTokens }) };
 }
 
-async function* settling(events: AsyncIterable<GenerationEvent>, admission: Admission, promptTokens: number): AsyncGenerator<GenerationEvent> {
+interface Observation {
+  model: string;
+  admission: Admission;
+  record: RequestRecord;
+  metrics: GatewayMetrics;
+  run: { signal: AbortSignal; end(): void };
+  promptTokens: number;
+}
+
+async function* observed(events: AsyncIterable<GenerationEvent>, { model, admission, record, metrics, run, promptTokens }: Observation): AsyncGenerator<GenerationEvent> {
   let generated = 0;
+  let last = 0;
+  let done = false;
   try {
     for await (const event of events) {
-      if (event.type === "text") generated++;
-      else if (event.type === "done") admission.settle(event.usage.promptTokens + event.usage.completionTokens);
+      if (event.type === "text") {
+        const now = performance.now();
+        if (generated === 0) {
+          record.ttftMs = now - record.startedAt;
+          metrics.timeToFirstToken.observe({ model }, record.ttftMs / 1000);
+        } else metrics.interTokenLatency.observe({ model }, (now - last) / 1000);
+        last = now;
+        generated++;
+        if (record.keepContent) record.completion = (record.completion ?? "") + event.text;
+      } else if (event.type === "done") {
+        done = true;
+        record.finishReason = event.finishReason;
+        record.completionTokens = event.usage.completionTokens;
+        admission.settle(event.usage.promptTokens + event.usage.completionTokens);
+      } else record.errorStatus = event.error.status;
       yield event;
     }
+    if (!done && run.signal.aborted) {
+      record.errorStatus = 503;
+      yield { type: "error", error: shuttingDown().toData() };
+    }
   } finally {
+    metrics.generatedTokens.inc({ model }, record.completionTokens ?? generated);
+    record.completionTokens ??= generated;
     admission.settle(promptTokens + generated); // no-op after "done"
+    run.end();
   }
 }

@@ -11,13 +11,8 @@ export function generationRoute<Body extends SamplingBody>(endpoint: GenerationE
     app.post(endpoint.path, { schema: { body: endpoint.bodySchema } }, async (request, reply) => {
       const body = request.body as Body;
       const prepared = prepareGeneration(endpoint, body, context);
-      const admission = await admitGeneration(prepared, request.identity, context);
-      await serveGeneration(request, reply, {
-        ...prepared,
-        admission,
-        stream: body.stream === true,
-        sseKeepAliveMs: context.limits.sseKeepAliveMs,
-      });
+      const admission = await admitGeneration(prepared, request.identity, request.record, context);
+      await serveGeneration(reply, { ...prepared, admission, record: request.record, stream: body.stream === true, context });
     });
   };
 }

@@ -1,15 +1,18 @@
-import type { FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyReply } from "fastify";
 import { ApiError } from "../../errors.js";
 import type { GenerationEvent } from "../../engine/types.js";
 import { SseWriter } from "../../server/sse-writer.js";
 import type { Admission } from "../../ratelimit/rate-limiter.js";
-import { startAdmitted, type PreparedGeneration } from "./endpoint.js";
+import type { RequestRecord } from "../../observability/request-record.js";
+import type { ApiContext } from "../context.js";
+import { startGeneration, type PreparedGeneration } from "./endpoint.js";
 import { openAiError, streamItems, toOpenAiUsage, type ResponseShape } from "./response-shape.js";
 
 export interface ServeOptions extends PreparedGeneration {
   admission: Admission;
+  record: RequestRecord;
   stream: boolean;
-  sseKeepAliveMs: number;
+  context: ApiContext;
 }
 
 /**
@@ -17,7 +20,7 @@ export interface ServeOptions extends PreparedGeneration {
  * before output exists (validation, context length, a full queue) surfaces as an HTTP error status;
  * a client that goes away aborts the generation, which frees its slot.
  */
-export async function serveGeneration(request: FastifyRequest, reply: FastifyReply, options: ServeOptions): Promise<void> {
+export async function serveGeneration(reply: FastifyReply, options: ServeOptions): Promise<void> {
   const abort = new AbortController();
   const onClose = () => {
     if (!reply.raw.writableFinished) abort.abort(new Error("client closed the connection"));
@@ -27,12 +30,12 @@ export async function serveGeneration(request: FastifyRequest, reply: FastifyRep
   try {
     let started;
     try {
-      started = await startAdmitted(options, options.admission, abort.signal);
+      started = await startGeneration(options, options.admission, options.record, abort.signal, options.context);
     } catch (error) {
       if (abort.signal.aborted) return abandon(reply);
       throw error;
     }
-    if (options.stream) await writeStream(request, reply, started.events, abort.signal, options);
+    if (options.stream) await writeStream(reply, started.events, abort.signal, options);
     else await writeJson(reply, started.events, abort.signal, options.shape);
   } finally {
     reply.raw.off("close", onClose);
@@ -51,14 +54,16 @@ async function writeJson(reply: FastifyReply, events: AsyncIterable<GenerationEv
 }
 
 async function writeStream(
-  request: FastifyRequest,
   reply: FastifyReply,
   events: AsyncIterable<GenerationEvent>,
   signal: AbortSignal,
-  { shape, includeUsage, sseKeepAliveMs }: ServeOptions,
+  { shape, includeUsage, record, context }: ServeOptions,
 ): Promise<void> {
   reply.hijack();
-  const sse = new SseWriter(reply.raw, sseKeepAliveMs, { ...(reply.getHeaders() as Record<string, string>) });
+  const sse = new SseWriter(reply.raw, context.limits.sseKeepAliveMs, { ...(reply.getHeaders() as Record<string, string>) });
+  record.transport = "sse";
+  const active = context.metrics.activeStreams.labels("sse");
+  active.inc();
   let completed = false;
   try {
     for await (const item of streamItems(events, shape, includeUsage)) {
@@ -68,6 +73,7 @@ async function writeStream(
       else completed = true;
     }
   } finally {
+    active.dec();
     await sse.end(completed);
   }
 }

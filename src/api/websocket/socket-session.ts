@@ -4,8 +4,10 @@ import type { GatewayConfig } from "../../config/schema.js";
 import { invalidRequest, toApiError } from "../../errors.js";
 import type { ApiContext } from "../context.js";
 import { compileBodyValidator, validationError, type BodyValidator } from "../shared/body-validation.js";
-import { admitGeneration, prepareGeneration, startAdmitted, type GenerationEndpoint } from "../shared/endpoint.js";
+import { admitGeneration, prepareGeneration, startGeneration, type GenerationEndpoint } from "../shared/endpoint.js";
+import { RequestRecord } from "../../observability/request-record.js";
 import type { Identity } from "../../auth/api-keys.js";
+import { CLIENT_CLOSED } from "../../server/request-logging.js";
 import { streamItems } from "../shared/response-shape.js";
 import type { SamplingBody } from "../shared/sampling.js";
 import { errorMessage, parseClientMessage, type ServerMessage } from "./protocol.js";
@@ -72,11 +74,14 @@ export class SocketSession {
   private async generate(id: string, { endpoint, validate }: SocketEndpoint, body: object): Promise<void> {
     const abort = new AbortController();
     this.inFlight.set(id, abort);
+    const record = new RequestRecord("websocket", this.context.logContent);
+    const active = this.context.metrics.activeStreams.labels("websocket");
+    active.inc();
     try {
       if (!validate(body)) throw validationError(validate.errors ?? []);
       const prepared = prepareGeneration(endpoint, body as unknown as SamplingBody, this.context);
-      const admission = await admitGeneration(prepared, this.identity, this.context);
-      const started = await startAdmitted(prepared, admission, abort.signal);
+      const admission = await admitGeneration(prepared, this.identity, record, this.context);
+      const started = await startGeneration(prepared, admission, record, abort.signal, this.context);
       for await (const item of streamItems(started.events, prepared.shape, prepared.includeUsage)) {
         if (abort.signal.aborted || !(await this.writable(abort.signal))) break;
         if (item.kind === "chunk") this.send({ type: "chunk", id, data: item.data });
@@ -86,10 +91,15 @@ export class SocketSession {
     } catch (error) {
       if (abort.signal.aborted) return;
       const apiError = toApiError(error);
+      record.errorStatus = apiError.status;
       if (apiError.status >= 500) this.log.error({ err: error }, "websocket generation failed");
       this.send(errorMessage(id, apiError.toData(), apiError.retryAfterMs));
     } finally {
       this.inFlight.delete(id);
+      active.dec();
+      const status = abort.signal.aborted ? CLIENT_CLOSED : (record.errorStatus ?? 200);
+      record.count(this.context.metrics, status);
+      this.log.info({ messageId: id, ...record.fields(status) }, "websocket request completed");
     }
   }
 

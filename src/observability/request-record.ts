@@ -1,0 +1,56 @@
+import type { FinishReason, PromptInput } from "../engine/types.js";
+import type { GatewayMetrics, Transport } from "./metrics.js";
+
+/**
+ * What the log line and the metrics say about one request, filled in as it goes. Prompt and completion
+ * text are kept only when `log.content` is on.
+ */
+export class RequestRecord {
+  readonly startedAt = performance.now();
+  model?: string;
+  key?: string;
+  slot?: number;
+  queueWaitMs?: number;
+  promptTokens?: number;
+  cachedTokens?: number;
+  completionTokens?: number;
+  ttftMs?: number;
+  finishReason?: FinishReason;
+  /** The status of an error that ended a stream after its 200 headers (or of a WebSocket request). */
+  errorStatus?: number;
+  prompt?: PromptInput;
+  completion?: string;
+
+  constructor(
+    public transport: Transport,
+    readonly keepContent: boolean,
+  ) {}
+
+  /** The log line's fields; `status` is the response's. */
+  fields(status: number): Record<string, unknown> {
+    const ms = (value?: number) => (value === undefined ? undefined : Math.round(value * 10) / 10);
+    return {
+      key: this.key,
+      model: this.model,
+      transport: this.transport,
+      slot: this.slot,
+      queueWaitMs: ms(this.queueWaitMs),
+      promptTokens: this.promptTokens,
+      cachedTokens: this.cachedTokens,
+      evaluatedTokens: this.promptTokens === undefined ? undefined : this.promptTokens - (this.cachedTokens ?? 0),
+      completionTokens: this.completionTokens,
+      ttftMs: ms(this.ttftMs),
+      durationMs: ms(performance.now() - this.startedAt),
+      finishReason: this.finishReason,
+      status,
+      ...(this.keepContent ? { prompt: this.prompt, completion: this.completion } : {}),
+    };
+  }
+
+  /** Counts a finished generation request in the metrics (requests that never reached a model are not counted). */
+  count(metrics: GatewayMetrics, status: number): void {
+    if (!this.model) return;
+    metrics.requests.inc({ model: this.model, transport: this.transport, status: String(status), finish_reason: this.finishReason ?? "none" });
+    metrics.requestDuration.observe({ model: this.model }, (performance.now() - this.startedAt) / 1000);
+  }
+}

@@ -1,0 +1,35 @@
+import type { FastifyInstance } from "fastify";
+import type { GatewayMetrics } from "../observability/metrics.js";
+import { RequestRecord } from "../observability/request-record.js";
+import { redactedUrl } from "./authentication.js";
+
+declare module "fastify" {
+  interface FastifyRequest {
+    /** What the request's log line and metrics will say, filled in by the routes. */
+    record: RequestRecord;
+  }
+}
+
+/** Probes come every few seconds from load balancers: their lines are debug-level. */
+const PROBES = new Set(["/health", "/ready", "/metrics"]);
+
+/** Status of a response the client left before it ended (nginx's convention). */
+export const CLIENT_CLOSED = 499;
+
+/**
+ * One log line per request when it is over, whether it finished or the client left (the raw
+ * response's "close" comes either way, streams included), and the request counted in the metrics.
+ */
+export function logRequests(app: FastifyInstance, metrics: GatewayMetrics, keepContent: boolean): void {
+  app.decorateRequest("record", null as unknown as RequestRecord);
+  app.addHook("onRequest", async (request, reply) => {
+    request.record = new RequestRecord("http", keepContent);
+    reply.raw.once("close", () => {
+      const { record } = request;
+      const status = reply.raw.writableFinished ? (record.errorStatus ?? reply.raw.statusCode) : CLIENT_CLOSED;
+      record.count(metrics, status);
+      const level = PROBES.has(request.url.split("?")[0]!) ? "debug" : "info";
+      request.log[level]({ reqId: request.id, method: request.method, url: redactedUrl(request.url), ...record.fields(status) }, "request completed");
+    });
+  });
+}
