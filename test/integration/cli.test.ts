@@ -122,4 +122,25 @@ describe("the llm-gateway command", () => {
       child.kill("SIGKILL");
     }
   });
+
+  it("exits at once on a second signal, without waiting for the grace period", async () => {
+    const child = launch(["--port", "0", "--gpu", "off", "--model", SYNTHETIC_57M, "--slots", "1", "--ctx-size", "2048", "--shutdown-grace-ms", "60000"]);
+    try {
+      const url = (await logsUntil(child, (line) => typeof line.url === "string")).at(-1)!.url as string;
+      const response = await fetch(`${url}/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "synthetic-llama-57M-random-Q8_0", prompt: "Once", max_tokens: 2000, ignore_eos: true, stream: true }),
+      });
+      await response.body!.getReader().read();
+      const exited = once(child, "exit");
+      child.kill("SIGTERM");
+      await new Promise((r) => setTimeout(r, 200));
+      expect(child.exitCode).toBeNull(); // draining: the stream has most of a minute left
+      child.kill("SIGTERM");
+      expect((await exited)[0]).toBe(1);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
 });
