@@ -33,6 +33,7 @@ COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY config ./config
+COPY src/playground/playground.html ./src/playground/
 RUN mkdir -p /app/models && ln -s /app/models /models && chown -R gateway /app/models
 VOLUME ["/app/models"]
 USER gateway
@@ -51,6 +52,7 @@ COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY config ./config
+COPY src/playground/playground.html ./src/playground/
 # Models live outside the image: mount a folder of .gguf files at /models.
 RUN mkdir -p /app/models && ln -s /app/models /models && chown -R node:node /app/models
 VOLUME ["/app/models"]

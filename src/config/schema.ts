@@ -106,6 +106,13 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    playground: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true, description: "serve the chat page" }),
+        path: Type.String({ default: "/", pattern: "^/", description: "where the chat page is served" }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     shutdown: Type.Object(
       {
         graceMs: Integer(0, 30_000, "on SIGTERM, how long in-flight generations may finish before they are cancelled"),

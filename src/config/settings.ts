@@ -24,6 +24,7 @@ export const SCALAR_SETTINGS: readonly ScalarSetting[] = [
   { flag: "rate-limit-tpm", env: "RATE_LIMIT_TPM", path: ["rateLimit", "tpm"], kind: "number", description: "tokens per minute per key (default 0 = unlimited)" },
   { flag: "redis-url", env: "REDIS_URL", path: ["rateLimit", "redis", "url"], kind: "string", description: "Redis shared by every instance for limits (default: in-memory)" },
   { flag: "rate-limit-fail-open", env: "RATE_LIMIT_FAIL_OPEN", path: ["rateLimit", "failOpen"], kind: "boolean", description: "true|false: on Redis failure use in-memory limits, or answer 503 (default true)" },
+  { flag: "playground", env: "GATEWAY_PLAYGROUND", path: ["playground", "enabled"], kind: "boolean", description: "true|false: serve the chat page at / (default true)" },
   { flag: "log-format", env: "GATEWAY_LOG_FORMAT", path: ["log", "format"], kind: "string", description: "auto|json|pretty (default auto: pretty on a terminal)" },
   { flag: "shutdown-grace-ms", env: "GATEWAY_SHUTDOWN_GRACE_MS", path: ["shutdown", "graceMs"], kind: "number", description: "time in-flight requests get to finish on SIGTERM (default 30000)" },
   { flag: "log-level", env: "GATEWAY_LOG_LEVEL", path: ["log", "level"], kind: "string", description: "fatal|error|warn|info|debug|trace|silent" },

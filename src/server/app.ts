@@ -9,6 +9,7 @@ import { completionsRoute } from "../api/completions/route.js";
 import { modelsRoute } from "../api/models/route.js";
 import { healthRoute } from "../api/health/route.js";
 import { metricsRoute } from "../api/metrics/route.js";
+import { playgroundRoute } from "../playground/route.js";
 import { GatewayMetrics } from "../observability/metrics.js";
 import { Lifecycle } from "./lifecycle.js";
 import { logRequests } from "./request-logging.js";
@@ -20,7 +21,7 @@ import { createLimiter, type LimiterSetup } from "../ratelimit/create-limiter.js
 import { compileBodyValidator } from "../api/shared/body-validation.js";
 
 export interface AppOptions {
-  config: Pick<GatewayConfig, "http" | "request" | "ws" | "auth" | "rateLimit" | "queue" | "log">;
+  config: Pick<GatewayConfig, "http" | "request" | "ws" | "auth" | "rateLimit" | "queue" | "log" | "playground">;
   models: ModelRegistry;
   logger?: Logger;
 }
@@ -71,6 +72,7 @@ export async function buildApp({ config, models, logger }: AppOptions): Promise<
   };
   await app.register(healthRoute, context);
   await app.register(metricsRoute, context);
+  if (config.playground.enabled) await app.register(playgroundRoute, { path: config.playground.path, authRequired: keys.enabled });
   await app.register(fastifyWebsocket, { options: { maxPayload: config.ws.closeAboveBytes } });
   // The OpenAI API: behind API keys (when configured).
   await app.register(async (v1) => {
