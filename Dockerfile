@@ -20,6 +20,16 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
+# The application tree both images run.
+FROM ${NODE_IMAGE} AS app
+WORKDIR /app
+COPY package.json ./
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY config ./config
+COPY src/playground/playground.html ./src/playground/
+RUN mkdir -p /app/models
+
 FROM ${CUDA_IMAGE} AS cuda
 COPY --from=deps /usr/local/bin/node /usr/local/bin/node
 RUN useradd --system --uid 10001 --create-home gateway
@@ -29,12 +39,8 @@ ENV NODE_ENV=production \
     GATEWAY_GPU=cuda \
     GATEWAY_LOG_FORMAT=json
 WORKDIR /app
-COPY package.json ./
-COPY --from=deps /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
-COPY config ./config
-COPY src/playground/playground.html ./src/playground/
-RUN mkdir -p /app/models && ln -s /app/models /models && chown -R gateway /app/models
+COPY --from=app /app /app
+RUN ln -s /app/models /models && chown -R gateway /app/models
 VOLUME ["/app/models"]
 USER gateway
 EXPOSE 8080
@@ -48,13 +54,9 @@ ENV NODE_ENV=production \
     GATEWAY_PORT=8080 \
     GATEWAY_LOG_FORMAT=json
 WORKDIR /app
-COPY package.json ./
-COPY --from=deps /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
-COPY config ./config
-COPY src/playground/playground.html ./src/playground/
+COPY --from=app /app /app
 # Models live outside the image: mount a folder of .gguf files at /models.
-RUN mkdir -p /app/models && ln -s /app/models /models && chown -R node:node /app/models
+RUN ln -s /app/models /models && chown -R node:node /app/models
 VOLUME ["/app/models"]
 USER node
 EXPOSE 8080

@@ -87,6 +87,7 @@ interface Observation {
 }
 
 async function* observed(events: AsyncIterable<GenerationEvent>, { model, admission, record, metrics, run, promptTokens }: Observation): AsyncGenerator<GenerationEvent> {
+  const interTokenLatency = metrics.interTokenLatency.labels(model); // per token: look the series up once
   let generated = 0;
   let last = 0;
   let done = false;
@@ -97,7 +98,7 @@ async function* observed(events: AsyncIterable<GenerationEvent>, { model, admiss
         if (generated === 0) {
           record.ttftMs = now - record.startedAt;
           metrics.timeToFirstToken.observe({ model }, record.ttftMs / 1000);
-        } else metrics.interTokenLatency.observe({ model }, (now - last) / 1000);
+        } else interTokenLatency.observe((now - last) / 1000);
         last = now;
         generated++;
         if (record.keepContent) record.completion = (record.completion ?? "") + event.text;
