@@ -21,6 +21,7 @@ function usage(): string {
  * needs a fresh process.
  */
 function needsLargerThreadpool(config: GatewayConfig): number | undefined {
+  if (config.engine.isolation === "process") return undefined; // each engine process sizes its own pool
   const contexts = config.engine.slots * Math.max(1, config.models.length);
   if (process.env.UV_THREADPOOL_SIZE || contexts <= DEFAULT_THREADPOOL) return undefined;
   return contexts;

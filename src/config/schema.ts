@@ -1,4 +1,4 @@
-import { Type, type Static } from "typebox";
+import { Type, type Static, type TSchemaOptions } from "typebox";
 
 // The single source of truth for every setting: its type, range and default.
 // config/default.yaml documents the same keys for humans; test/unit/config.test.ts keeps them in step.
@@ -11,25 +11,46 @@ export const GpuSetting = Type.Union(
   { default: "auto", description: "GPU backend: auto picks the best available one, off forces CPU" },
 );
 
-export const GpuLayersSetting = Type.Union(
-  [Type.Literal("auto"), Type.Literal("max"), Type.Integer({ minimum: 0 })],
-  { default: "auto", description: "layers offloaded to the GPU: auto (fit memory), max, or a count" },
-);
+// Each choice is declared once; the engine section gives it a default, a model entry leaves it unset
+// (an unset model field falls back to the engine section's value).
+const gpuLayersChoice = (options: TSchemaOptions = {}) => Type.Union([Type.Literal("auto"), Type.Literal("max"), Type.Integer({ minimum: 0 })], options);
+const layoutChoice = (options: TSchemaOptions = {}) => Type.Union([Type.Literal("auto"), Type.Literal("batched"), Type.Literal("per-slot")], options);
+const kvCacheChoice = (options: TSchemaOptions = {}) => Type.Union([Type.Literal("f16"), Type.Literal("q8_0"), Type.Literal("q4_0")], options);
 
-export const EngineLayout = Type.Union(
-  [Type.Literal("auto"), Type.Literal("batched"), Type.Literal("per-slot")],
-  {
-    default: "auto",
-    description:
-      "batched: one context whose sequences are the slots (continuous batching, best on a GPU); " +
-      "per-slot: one context per slot (faster on a small CPU); auto: batched on a GPU, per-slot on CPU",
-  },
-);
+export const GpuLayersSetting = gpuLayersChoice({ default: "auto", description: "layers offloaded to the GPU: auto (fit memory), max, or a count" });
+
+export const EngineLayout = layoutChoice({
+  default: "auto",
+  description:
+    "batched: one context whose sequences are the slots (continuous batching, best on a GPU); " +
+    "per-slot: one context per slot (faster on a small CPU); auto: batched on a GPU, per-slot on CPU",
+});
+
+export const KvCacheType = kvCacheChoice({ default: "f16", description: "KV-cache element type: q8_0 / q4_0 halve / quarter its memory at a small quality cost" });
+
+const chatTemplateDescription = "auto (the GGUF's own template, else a match by name) or a node-llama-cpp chat wrapper: chatML, llama3.1, mistral, gemma, qwen, general, …";
 
 export const ModelEntry = Type.Object(
   {
     id: Type.Optional(Type.String({ minLength: 1, description: "name clients send as `model`; default: file name without .gguf" })),
+    aliases: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: "other names that route to this model" })),
     path: Type.String({ minLength: 1, description: "a .gguf path (relative to the working directory) or an hf: URI" }),
+    slots: Type.Optional(Type.Integer({ minimum: 1 })),
+    ctxSize: Type.Optional(Type.Integer({ minimum: 0 })),
+    threads: Type.Optional(Type.Integer({ minimum: 0 })),
+    gpuLayers: Type.Optional(gpuLayersChoice()),
+    layout: Type.Optional(layoutChoice()),
+    flashAttention: Type.Optional(Type.Boolean()),
+    kvCacheType: Type.Optional(kvCacheChoice()),
+    chatTemplate: Type.Optional(Type.String({ minLength: 1, description: chatTemplateDescription })),
+    sampling: Type.Optional(
+      Type.Object(
+        { temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })), top_p: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })) },
+        { additionalProperties: false, description: "defaults for requests that do not set them" },
+      ),
+    ),
+    keepAliveMs: Type.Optional(Type.Integer({ minimum: -1, description: "unload after this long idle; -1 = never (default router.keepAliveMs)" })),
+    preload: Type.Optional(Type.Boolean({ description: "load at start (default true); false loads on the first request" })),
   },
   { additionalProperties: false },
 );
@@ -146,10 +167,24 @@ export const ConfigSchema = Type.Object(
         layout: EngineLayout,
         flashAttention: Type.Boolean({ default: true, description: "flash attention (measured 7-10% faster on CPU)" }),
         prefixCache: Type.Boolean({ default: true, description: "reuse a slot's cached prompt prefix; off evaluates every prompt whole" }),
+        kvCacheType: KvCacheType,
+        chatTemplate: Type.String({ default: "auto", description: chatTemplateDescription }),
+        isolation: Type.Union([Type.Literal("process"), Type.Literal("none")], {
+          default: "process",
+          description: "process: each model runs in a supervised child process (a native crash costs its requests, not the gateway); none: in the gateway's process",
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
     models: Type.Array(ModelEntry, { default: [], description: "models to serve; empty = search modelSearch.dirs" }),
+    router: Type.Object(
+      {
+        keepAliveMs: Integer(-1, -1, "unload a model idle this long (its next request loads it again); -1 = never"),
+        maxLoadedModels: Integer(0, 0, "models loaded at once; loading one more unloads the least recently used idle one; 0 = no limit"),
+        retryFailedLoadMs: Integer(0, 30_000, "a model that failed to load is tried again on a request after this long"),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     modelSearch: Type.Object(
       {
         dirs: Type.Array(Type.String(), {

@@ -27,6 +27,7 @@ export const SCALAR_SETTINGS: readonly ScalarSetting[] = [
   { flag: "playground", env: "GATEWAY_PLAYGROUND", path: ["playground", "enabled"], kind: "boolean", description: "true|false: serve the chat page at / (default true)" },
   { flag: "log-format", env: "GATEWAY_LOG_FORMAT", path: ["log", "format"], kind: "string", description: "auto|json|pretty (default auto: pretty on a terminal)" },
   { flag: "shutdown-grace-ms", env: "GATEWAY_SHUTDOWN_GRACE_MS", path: ["shutdown", "graceMs"], kind: "number", description: "time in-flight requests get to finish on SIGTERM (default 30000)" },
+  { flag: "isolation", env: "GATEWAY_ISOLATION", path: ["engine", "isolation"], kind: "string", description: "process|none: each model in its own supervised process (default process)" },
   { flag: "log-level", env: "GATEWAY_LOG_LEVEL", path: ["log", "level"], kind: "string", description: "fatal|error|warn|info|debug|trace|silent" },
 ];
 

@@ -1,5 +1,5 @@
 import type { Llama, LlamaContext, LlamaModel } from "node-llama-cpp";
-import type { GatewayConfig } from "../config/schema.js";
+import type { EngineConfig, GatewayConfig } from "../config/schema.js";
 import { ApiError, invalidRequest, timedOut } from "../errors.js";
 import { defaultThreadsPerContext } from "./cpu-budget.js";
 import { generateOnSlot } from "./generation.js";
@@ -48,6 +48,7 @@ export class LlamaEngine implements ModelEngine {
             contextSize: ctxSize,
             threads,
             flashAttention: engine.flashAttention,
+            ...kvCacheOptions(engine.kvCacheType),
             ...(engine.batchSize ? { batchSize: engine.batchSize } : {}),
           }),
         );
@@ -61,7 +62,7 @@ export class LlamaEngine implements ModelEngine {
       Array.from({ length: context.totalSequences }, () => context.getSequence()),
     ).map((sequence, index) => new Slot(index, sequence, engine.prefixCache));
     const scheduler = new SlotScheduler(slots, config.queue);
-    const renderer = new PromptRenderer(model);
+    const renderer = new PromptRenderer(model, engine.chatTemplate);
     const description: ModelDescription = {
       id,
       path,
@@ -147,4 +148,10 @@ export class LlamaEngine implements ModelEngine {
     await Promise.all(this.contexts.map((context) => context.dispose()));
     await this.model.dispose();
   }
+}
+
+function kvCacheOptions(type: EngineConfig["kvCacheType"]) {
+  if (type === "f16") return {};
+  const ggml = type === "q8_0" ? "Q8_0" : "Q4_0";
+  return { experimentalKvCacheKeyType: ggml, experimentalKvCacheValueType: ggml } as const;
 }

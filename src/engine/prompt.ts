@@ -1,4 +1,4 @@
-import { resolveChatWrapper, type ChatHistoryItem, type ChatWrapper, type LlamaModel, type LlamaText, type Token } from "node-llama-cpp";
+import { resolveChatWrapper, type ResolveChatWrapperOptions, type ChatHistoryItem, type ChatWrapper, type LlamaModel, type LlamaText, type Token } from "node-llama-cpp";
 import type { ChatMessage, PromptInput } from "./types.js";
 
 export interface RenderedPrompt {
@@ -17,8 +17,13 @@ export interface RenderedPrompt {
 export class PromptRenderer {
   private readonly chatWrapper: ChatWrapper;
 
-  constructor(private readonly model: LlamaModel) {
-    this.chatWrapper = resolveChatWrapper(model, { warningLogs: false });
+  constructor(
+    private readonly model: LlamaModel,
+    template = "auto",
+  ) {
+    const wrapper = resolveChatWrapper(model, { type: template as ResolveChatWrapperOptions["type"], warningLogs: false });
+    if (!wrapper) throw new Error(`unknown chat template '${template}'`);
+    this.chatWrapper = wrapper;
   }
 
   get templateName(): string {

@@ -77,6 +77,8 @@ export interface ModelDescription {
   threads: number;
   chatTemplate: string;
   created: number;
+  /** Sampling defaults for requests that do not set them (per model, from config). */
+  sampling?: { temperature?: number; top_p?: number };
 }
 
 export interface ModelEngine {

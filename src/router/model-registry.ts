@@ -1,18 +1,32 @@
 import { ApiError, modelNotFound } from "../errors.js";
 import type { ModelEngine } from "../engine/types.js";
+import { ConfigError } from "../config/load.js";
+import type { ManagedModel } from "./managed-model.js";
 
-/** Which engine serves a `model` name; while the configured models load, requests get 503, not 404. */
+/**
+ * Which engine serves a `model` name (an id or an alias). While the models loaded at start are still
+ * loading, an unknown name gets 503 rather than 404. With `maxLoadedModels`, loading one more model
+ * first unloads the least recently used idle one.
+ */
 export class ModelRegistry {
-  private readonly engines = new Map<string, ModelEngine>();
+  private readonly byName = new Map<string, ModelEngine>();
+  private readonly engines: ModelEngine[] = [];
   private stillLoading: boolean;
 
-  constructor(engines: Iterable<ModelEngine> = [], { loading = false } = {}) {
+  constructor(engines: Iterable<ModelEngine> = [], { loading = false, maxLoadedModels = 0 } = {}) {
     for (const engine of engines) this.add(engine);
     this.stillLoading = loading;
+    this.maxLoadedModels = maxLoadedModels;
   }
 
-  add(engine: ModelEngine): void {
-    this.engines.set(engine.description.id, engine);
+  private readonly maxLoadedModels: number;
+
+  add(engine: ModelEngine, aliases: string[] = []): void {
+    for (const name of [engine.description.id, ...aliases]) {
+      if (this.byName.has(name)) throw new ConfigError(`models: the name '${name}' is used twice`);
+      this.byName.set(name, engine);
+    }
+    this.engines.push(engine);
   }
 
   finishLoading(): void {
@@ -24,25 +38,38 @@ export class ModelRegistry {
   }
 
   get ids(): string[] {
-    return [...this.engines.keys()];
+    return this.engines.map((engine) => engine.description.id);
   }
 
   all(): ModelEngine[] {
-    return [...this.engines.values()];
+    return [...this.engines];
   }
 
   find(model: string): ModelEngine | undefined {
-    return this.engines.get(model);
+    return this.byName.get(model);
   }
 
   resolve(model: string): ModelEngine {
-    const engine = this.engines.get(model);
+    const engine = this.byName.get(model);
     if (engine) return engine;
     if (this.stillLoading) throw new ApiError(503, "The server is still loading its models; try again shortly.", "server_error", "model_loading", "model", 1_000);
     throw modelNotFound(model, this.ids);
   }
 
+  /** Before `model` loads: unloads least recently used idle models until it fits under maxLoadedModels. */
+  async makeRoom(model: ManagedModel): Promise<void> {
+    if (this.maxLoadedModels <= 0) return;
+    const managed = this.engines.filter((e): e is ManagedModel => "state" in e && e !== model);
+    const holding = () => managed.filter((m) => m.state === "loaded" || m.state === "loading");
+    while (holding().length >= this.maxLoadedModels) {
+      const victim = managed.filter((m) => m.idle).sort((a, b) => a.lastUsed - b.lastUsed)[0];
+      if (!victim)
+        throw new ApiError(503, `Model '${model.id}' cannot be loaded now: ${this.maxLoadedModels} model(s) are loaded and busy (router.maxLoadedModels).`, "server_error", "model_capacity", "model", 2_000);
+      await victim.unload();
+    }
+  }
+
   async close(): Promise<void> {
-    await Promise.all(this.all().map((engine) => engine.close()));
+    await Promise.all(this.engines.map((engine) => engine.close()));
   }
 }

@@ -1,11 +1,9 @@
 import type { FastifyInstance } from "fastify";
-import type { Llama } from "node-llama-cpp";
 import type { Logger } from "pino";
 import type { GatewayConfig } from "../config/schema.js";
-import { loadLlamaRuntime } from "../engine/llama-runtime.js";
-import { LlamaEngine } from "../engine/llama-engine.js";
-import { modelIdFromPath, resolveModelPath } from "../engine/model-file.js";
-import { ModelRegistry } from "../router/model-registry.js";
+import type { GatewayMetrics } from "../observability/metrics.js";
+import { configuredModels } from "../router/configured-models.js";
+import type { ModelRegistry } from "../router/model-registry.js";
 import { buildApp } from "./app.js";
 
 export interface RunningGateway {
@@ -22,13 +20,23 @@ export interface RunningGateway {
  * every configured model (or the default one); resolves once all are serving.
  */
 export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
-  const models = new ModelRegistry([], { loading: true });
-  const app = await buildApp({ config, models, logger });
-  let llama: Llama | undefined;
-  app.addHook("onClose", async () => {
-    await models.close();
-    await llama?.dispose();
+  let metrics: GatewayMetrics | undefined;
+  const configured = await configuredModels(config, logger, {
+    onLoaded: (model, engine, seconds) => {
+      metrics?.modelLoadSeconds.set({ model: model.id }, seconds);
+      const d = engine.description;
+      logger.info(
+        { model: d.id, path: d.path, gpu: d.gpu || "cpu", gpuLayers: d.gpuLayers, slots: d.slots, ctxSize: d.ctxSize, layout: d.layout, threads: d.threads, chatTemplate: d.chatTemplate, isolation: config.engine.isolation, loadMs: Math.round(seconds * 1000) },
+        `loaded ${d.id}: ${d.slots} slots (${d.layout}), ${d.threads} thread(s) per context, backend ${d.gpu || "cpu"}, ${d.gpuLayers} layers offloaded`,
+      );
+    },
+    onLoadFailed: (model, error) => logger.error({ model: model.id, err: error.message }, `could not load ${model.id}; the other models keep serving`),
+    onUnloaded: (model) => logger.info({ model: model.id }, `unloaded ${model.id} (idle, or making room for another model)`),
   });
+  const models = configured.registry;
+  const app = await buildApp({ config, models, logger });
+  metrics = app.ops.metrics;
+  app.addHook("onClose", () => configured.close());
   if (!app.access.keys.enabled && !isLoopback(config.server.host))
     logger.warn(`NO API KEYS are configured and the server listens on ${config.server.host}: anyone who can reach it can use it. Set API_KEYS (or auth.keys) to require keys.`);
   await app.listen({ host: config.server.host, port: config.server.port });
@@ -38,28 +46,13 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const url = `http://${host}:${port}/v1`;
   logger.info({ address: `${host}:${port}` }, "listening; loading models (/ready answers 503 until they are loaded)");
 
-  try {
-    llama = await loadLlamaRuntime(config.engine.gpu, logger);
-    const entries = config.models.length > 0 ? config.models : [{ path: undefined, id: undefined }];
-    for (const entry of entries) {
-      const path = await resolveModelPath(entry.path, config.modelSearch);
-      const id = entry.id ?? modelIdFromPath(path);
-      const started = performance.now();
-      const engine = await LlamaEngine.load({ llama, id, path, config });
-      const loadSeconds = (performance.now() - started) / 1000;
-      models.add(engine);
-      app.ops.metrics.modelLoadSeconds.set({ model: id }, loadSeconds);
-      const d = engine.description;
-      logger.info(
-        { model: d.id, path: d.path, gpu: d.gpu || "cpu", gpuLayers: d.gpuLayers, slots: d.slots, ctxSize: d.ctxSize, layout: d.layout, threads: d.threads, chatTemplate: d.chatTemplate, loadMs: Math.round(loadSeconds * 1000) },
-        `loaded ${d.id}: ${d.slots} slots (${d.layout}), ${d.threads} thread(s) per context, backend ${d.gpu || "cpu"}, ${d.gpuLayers} layers offloaded`,
-      );
-    }
-  } catch (error) {
-    await app.close();
-    throw error;
-  }
+  for (const model of configured.preload) await model.ensureLoaded().catch(() => {}); // a broken model is logged and reported, not fatal
   models.finishLoading();
+  const serving = configured.preload.filter((m) => m.state === "loaded").map((m) => m.id);
+  if (configured.preload.length > 0 && serving.length === 0) {
+    await app.close();
+    throw new Error(`no model could be loaded: ${configured.preload.map((m) => `${m.id}: ${m.failure}`).join("; ")}`);
+  }
   logger.info({ url, models: models.ids, uvThreadpool: Number(process.env.UV_THREADPOOL_SIZE) || 4 }, `serving ${models.ids.join(", ")} on ${url}`);
 
   return {

@@ -64,11 +64,11 @@ describe("the llm-gateway command", () => {
   });
 
   it("starts on the default model, says what it loaded and where, serves, and stops on SIGTERM", async () => {
-    const child = launch(["--port", "0", "--gpu", "off", "--slots", "6"]);
+    const child = launch(["--port", "0", "--gpu", "off", "--slots", "6", "--isolation", "none"]); // in-process engine: the CLI sizes the libuv pool itself
     try {
       const lines = await logsUntil(child, (line) => typeof line.url === "string");
       const loaded = lines.find((line) => line.model !== undefined)!;
-      expect(loaded).toMatchObject({ model: "stories260K", gpu: "cpu", gpuLayers: 0, slots: 6, layout: "per-slot" });
+      expect(loaded).toMatchObject({ model: "stories260K", gpu: "cpu", gpuLayers: 0, slots: 6, layout: "per-slot", isolation: "none" });
       const serving = lines.at(-1)!;
       expect(serving.uvThreadpool).toBe(6); // relaunched with a libuv pool that holds every context
       const models = await jsonBody(await fetch(`${serving.url}/models`));

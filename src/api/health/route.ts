@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { ApiContext } from "../context.js";
+import { ManagedModel } from "../../router/managed-model.js";
 
 /**
  * GET /health: the process is alive (liveness). GET /ready: this instance should get traffic
@@ -18,7 +19,9 @@ export const healthRoute: FastifyPluginAsync<ApiContext> = async (app, { models,
     if (lifecycle.isDraining) reasons.push("shutting down");
     if (models.loading) reasons.push("loading models");
     if (app.access.limiter.state() === "unavailable") reasons.push("rate limiter unavailable (Redis down and rateLimit.failOpen is false)");
-    if (reasons.length > 0) return reply.code(503).send({ status: "not ready", reasons });
-    return { status: "ready", models: models.ids };
+    // A model that failed to load does not make the instance unready (the others serve); it is reported.
+    const failed = Object.fromEntries(models.all().flatMap((m) => (m instanceof ManagedModel && m.state === "failed" ? [[m.id, m.failure]] : [])));
+    if (reasons.length > 0) return reply.code(503).send({ status: "not ready", reasons, failed });
+    return { status: "ready", models: models.ids, failed };
   });
 };

@@ -1,16 +1,18 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { ModelEngine } from "../../engine/types.js";
 import type { ApiContext } from "../context.js";
+import { ManagedModel } from "../../router/managed-model.js";
 
 function modelObject(engine: ModelEngine) {
   const d = engine.description;
+  const managed = engine instanceof ManagedModel ? { state: engine.state, aliases: engine.aliases, ...(engine.failure ? { failure: engine.failure } : {}) } : {};
   return {
     id: d.id,
     object: "model",
     created: d.created,
     owned_by: "llm-gateway",
     // Extension fields, ignored by OpenAI clients.
-    meta: { slots: d.slots, ctx_size: d.ctxSize, layout: d.layout, gpu: d.gpu, gpu_layers: d.gpuLayers, threads: d.threads, chat_template: d.chatTemplate },
+    meta: { ...managed, slots: d.slots, ctx_size: d.ctxSize, layout: d.layout, gpu: d.gpu, gpu_layers: d.gpuLayers, threads: d.threads, chat_template: d.chatTemplate },
   };
 }
 

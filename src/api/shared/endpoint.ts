@@ -31,10 +31,11 @@ export interface PreparedGeneration {
 
 /** From a validated body to what the engine and the writers need; throws ApiError (404, 400). */
 export function prepareGeneration<Body extends SamplingBody>(endpoint: GenerationEndpoint<Body>, body: Body, { models, limits }: ApiContext): PreparedGeneration {
+  const engine = models.resolve(body.model);
   return {
-    engine: models.resolve(body.model),
-    generation: toGenerationRequest(body, endpoint.toPrompt(body), limits),
-    shape: endpoint.shapeFor(body.model),
+    engine,
+    generation: toGenerationRequest(body, endpoint.toPrompt(body), limits, engine.description.sampling),
+    shape: endpoint.shapeFor(engine.description.id), // the canonical id, also for an alias (OpenAI answers with the exact model too)
     includeUsage: body.stream_options?.include_usage === true,
   };
 }

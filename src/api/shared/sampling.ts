@@ -1,6 +1,6 @@
 import { Type, type Static } from "typebox";
 import { invalidRequest } from "../../errors.js";
-import type { GenerationRequest, PromptInput } from "../../engine/types.js";
+import type { GenerationRequest, ModelDescription, PromptInput } from "../../engine/types.js";
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
 
@@ -29,8 +29,8 @@ export interface RequestLimits {
   maxTokens: number;
 }
 
-/** Maps the shared OpenAI fields onto an engine request; OpenAI's defaults apply where a field is absent. */
-export function toGenerationRequest(body: SamplingBody, prompt: PromptInput, limits: RequestLimits): GenerationRequest {
+/** Maps the shared OpenAI fields onto an engine request; the model's configured defaults, then OpenAI's, apply where a field is absent. */
+export function toGenerationRequest(body: SamplingBody, prompt: PromptInput, limits: RequestLimits, defaults: ModelDescription["sampling"] = {}): GenerationRequest {
   const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? limits.maxTokens;
   const param = body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
   if (maxTokens > limits.maxTokens) throw invalidRequest(`'${param}' is too large: ${maxTokens}. This server allows at most ${limits.maxTokens}.`, param, "invalid_value");
@@ -40,8 +40,8 @@ export function toGenerationRequest(body: SamplingBody, prompt: PromptInput, lim
     ignoreEos: body.ignore_eos === true,
     stop: typeof body.stop === "string" ? [body.stop] : (body.stop ?? []),
     sampling: {
-      temperature: body.temperature ?? 1,
-      topP: body.top_p ?? 1,
+      temperature: body.temperature ?? defaults.temperature ?? 1,
+      topP: body.top_p ?? defaults.top_p ?? 1,
       ...(body.seed == null ? {} : { seed: ((body.seed % 2 ** 32) + 2 ** 32) % 2 ** 32 }),
       presencePenalty: body.presence_penalty ?? 0,
       frequencyPenalty: body.frequency_penalty ?? 0,

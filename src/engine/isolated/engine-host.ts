@@ -1,0 +1,85 @@
+// The entry point of a model's engine process (see isolated-engine.ts): loads one model and runs the
+// generations the gateway sends, streaming their events back. A native crash here ends this process
+// only; the gateway answers the affected requests and starts a new one.
+import pino from "pino";
+import { ApiError } from "../../errors.js";
+import { LlamaEngine } from "../llama-engine.js";
+import { loadLlamaRuntime } from "../llama-runtime.js";
+import type { ModelEngine } from "../types.js";
+import type { FromEngine, ToEngine, WireError } from "./protocol.js";
+
+let engine: ModelEngine | undefined;
+const running = new Map<number, AbortController>();
+const STATS_INTERVAL_MS = 250;
+
+// Messages go out in batches, one per turn of the event loop: under load, one IPC write carries the
+// tokens of every running generation instead of one write per token.
+let outbox: FromEngine[] = [];
+function send(message: FromEngine): void {
+  if (outbox.length === 0) setImmediate(flush);
+  outbox.push(message);
+}
+function flush(): void {
+  const batch = outbox;
+  outbox = [];
+  if (process.connected) process.send!(batch);
+}
+
+const sendStats = () => engine && send({ type: "stats", stats: engine.stats() });
+setInterval(() => running.size > 0 && sendStats(), STATS_INTERVAL_MS).unref();
+
+// llama.cpp's own messages go to the gateway's log; this process writes nothing itself.
+const nativeLog = pino({ level: "debug" }, { write: (line: string) => forwardLog(line) });
+function forwardLog(line: string): void {
+  const { level, msg } = JSON.parse(line) as { level: number; msg: string };
+  send({ type: "log", level: level >= 50 ? "error" : level >= 40 ? "warn" : "debug", message: msg });
+}
+
+const toWire = (error: unknown): WireError =>
+  error instanceof ApiError
+    ? { ...error.toData(), retryAfterMs: error.retryAfterMs }
+    : { status: 500, message: `Generation failed: ${(error as Error).message}`, type: "server_error", code: "generation_failed", param: null };
+
+async function run(id: number, message: Extract<ToEngine, { type: "start" }>): Promise<void> {
+  const abort = new AbortController();
+  running.set(id, abort);
+  try {
+    const generation = await engine!.start(message.request, abort.signal);
+    const { promptTokens, cachedTokens, slot, queueWaitMs } = generation;
+    send({ type: "started", id, promptTokens, cachedTokens, slot, queueWaitMs });
+    sendStats();
+    for await (const event of generation.events) send({ type: "event", id, event });
+    send({ type: "end", id });
+  } catch (error) {
+    send({ type: "start-failed", id, error: toWire(error) });
+  } finally {
+    running.delete(id);
+    sendStats();
+  }
+}
+
+process.on("message", async (message: ToEngine) => {
+  switch (message.type) {
+    case "load":
+      try {
+        const llama = await loadLlamaRuntime(message.spec.config.engine.gpu, nativeLog);
+        engine = await LlamaEngine.load({ llama, ...message.spec });
+        send({ type: "loaded", description: engine.description });
+        sendStats();
+      } catch (error) {
+        send({ type: "load-failed", message: (error as Error).message });
+      }
+      return;
+    case "start":
+      return void run(message.id, message);
+    case "abort":
+      return void running.get(message.id)?.abort(new Error("aborted by the gateway"));
+    case "close":
+      for (const abort of running.values()) abort.abort(new Error("engine closing"));
+      await engine?.close();
+      flush();
+      process.exit(0);
+  }
+});
+// The gateway went away without a word: nothing left to serve.
+process.on("disconnect", () => process.exit(0));

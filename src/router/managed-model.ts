@@ -1,0 +1,150 @@
+import { ApiError } from "../errors.js";
+import type { EngineStats, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine } from "../engine/types.js";
+
+export type ModelState = "unloaded" | "loading" | "loaded" | "failed";
+
+export interface ManagedModelOptions {
+  id: string;
+  aliases: string[];
+  /** What /v1/models shows before the model is loaded. */
+  planned: ModelDescription;
+  /** Loads the model (in this process or in an engine process). */
+  load(): Promise<ModelEngine>;
+  /** Unload after this long idle; -1 = never. */
+  keepAliveMs: number;
+  /** A failed load is tried again on a request after this long. */
+  retryFailedLoadMs: number;
+  /** Frees room (unloads idle models) before this one loads; throws when it cannot. */
+  makeRoom(model: ManagedModel): Promise<void>;
+  onLoaded(model: ManagedModel, engine: ModelEngine, seconds: number): void;
+  onLoadFailed(model: ManagedModel, error: Error): void;
+  onUnloaded(model: ManagedModel): void;
+}
+
+/**
+ * One configured model, loaded or not: loads on the first request (concurrent first requests share one
+ * load), unloads after `keepAliveMs` idle, and remembers a failed load so its requests get a clear 503
+ * instead of a retry storm.
+ */
+export class ManagedModel implements ModelEngine {
+  state: ModelState = "unloaded";
+  failure?: string;
+  lastUsed = 0;
+  private engine?: ModelEngine;
+  private loading?: Promise<ModelEngine>;
+  private failedAt = 0;
+  private active = 0;
+  private idleTimer?: NodeJS.Timeout;
+
+  constructor(private readonly options: ManagedModelOptions) {}
+
+  get id(): string {
+    return this.options.id;
+  }
+
+  get aliases(): string[] {
+    return this.options.aliases;
+  }
+
+  get description(): ModelDescription {
+    const { planned } = this.options;
+    return this.engine ? { ...this.engine.description, sampling: planned.sampling } : planned;
+  }
+
+  /** Loaded, with no generation running or waiting. */
+  get idle(): boolean {
+    return this.state === "loaded" && this.active === 0;
+  }
+
+  /** The running engine (loading it first if needed). */
+  ensureLoaded(): Promise<ModelEngine> {
+    if (this.engine) return Promise.resolve(this.engine);
+    if (this.loading) return this.loading;
+    if (this.state === "failed" && Date.now() - this.failedAt < this.options.retryFailedLoadMs) return Promise.reject(this.unavailable());
+    this.loading = this.load().finally(() => (this.loading = undefined));
+    return this.loading;
+  }
+
+  async start(request: GenerationRequest, signal: AbortSignal): Promise<Generation> {
+    this.active++;
+    this.lastUsed = Date.now();
+    clearTimeout(this.idleTimer);
+    let generation: Generation;
+    try {
+      generation = await (await this.ensureLoaded()).start(request, signal);
+    } catch (error) {
+      this.release();
+      throw error;
+    }
+    return { ...generation, events: this.untilDone(generation.events) };
+  }
+
+  stats(): EngineStats {
+    return this.engine?.stats() ?? { slotsTotal: this.options.planned.slots, slotsBusy: 0, queuedRequests: 0, queuedTokens: 0, generatedTokens: 0 };
+  }
+
+  /** Unloads now if idle; returns whether it did. */
+  async unload(): Promise<boolean> {
+    if (!this.engine || this.active > 0) return false;
+    const engine = this.engine;
+    this.engine = undefined;
+    this.state = "unloaded";
+    clearTimeout(this.idleTimer);
+    await engine.close();
+    this.options.onUnloaded(this);
+    return true;
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.idleTimer);
+    await this.loading?.catch(() => {});
+    await this.engine?.close();
+    this.engine = undefined;
+  }
+
+  private async load(): Promise<ModelEngine> {
+    await this.options.makeRoom(this);
+    this.state = "loading";
+    const started = performance.now();
+    try {
+      const engine = await this.options.load();
+      this.engine = engine;
+      this.state = "loaded";
+      this.failure = undefined;
+      this.options.onLoaded(this, engine, (performance.now() - started) / 1000);
+      if (this.active === 0) this.scheduleUnload();
+      return engine;
+    } catch (error) {
+      this.state = "failed";
+      this.failure = (error as Error).message;
+      this.failedAt = Date.now();
+      this.options.onLoadFailed(this, error as Error);
+      throw this.unavailable();
+    }
+  }
+
+  private unavailable(): ApiError {
+    return new ApiError(503, `The model '${this.id}' is not available: ${this.failure}`, "server_error", "model_unavailable", "model", this.options.retryFailedLoadMs);
+  }
+
+  private async *untilDone(events: AsyncIterable<GenerationEvent>): AsyncGenerator<GenerationEvent> {
+    try {
+      yield* events;
+    } finally {
+      this.release();
+    }
+  }
+
+  private release(): void {
+    this.active--;
+    this.lastUsed = Date.now();
+    if (this.active === 0) this.scheduleUnload();
+  }
+
+  private scheduleUnload(): void {
+    if (this.options.keepAliveMs < 0) return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => void this.unload(), this.options.keepAliveMs);
+    this.idleTimer.unref();
+  }
+}
