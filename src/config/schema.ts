@@ -6,10 +6,9 @@ import { Type, type Static, type TSchemaOptions } from "typebox";
 const Integer = (min: number, def: number, description: string, max?: number) =>
   Type.Integer({ minimum: min, ...(max === undefined ? {} : { maximum: max }), default: def, description });
 
-export const GpuSetting = Type.Union(
-  [Type.Literal("auto"), Type.Literal("cuda"), Type.Literal("vulkan"), Type.Literal("metal"), Type.Literal("off")],
-  { default: "auto", description: "GPU backend: auto picks the best available one, off forces CPU" },
-);
+const gpuChoice = (options: TSchemaOptions = {}) => Type.Union([Type.Literal("auto"), Type.Literal("cuda"), Type.Literal("vulkan"), Type.Literal("metal"), Type.Literal("off")], options);
+
+export const GpuSetting = gpuChoice({ default: "auto", description: "GPU backend: auto picks the best available one, off forces CPU" });
 
 // Each choice is declared once; the engine section gives it a default, a model entry leaves it unset
 // (an unset model field falls back to the engine section's value).
@@ -38,6 +37,7 @@ export const ModelEntry = Type.Object(
     slots: Type.Optional(Type.Integer({ minimum: 1 })),
     ctxSize: Type.Optional(Type.Integer({ minimum: 0 })),
     threads: Type.Optional(Type.Integer({ minimum: 0 })),
+    gpu: Type.Optional(gpuChoice({ description: "this model's backend (with engine.isolation: process; in-process engines share the engine section's)" })),
     gpuLayers: Type.Optional(gpuLayersChoice()),
     layout: Type.Optional(layoutChoice()),
     flashAttention: Type.Optional(Type.Boolean()),
@@ -164,6 +164,7 @@ export const ConfigSchema = Type.Object(
         batchSize: Integer(0, 0, "tokens per decode batch; 0 = node-llama-cpp's default"),
         gpu: GpuSetting,
         gpuLayers: GpuLayersSetting,
+        gpuRequired: Type.Boolean({ default: false, description: "fail to start when the GPU backend is unavailable, instead of falling back to CPU" }),
         layout: EngineLayout,
         flashAttention: Type.Boolean({ default: true, description: "flash attention (measured 7-10% faster on CPU)" }),
         prefixCache: Type.Boolean({ default: true, description: "reuse a slot's cached prompt prefix; off evaluates every prompt whole" }),

@@ -16,6 +16,7 @@ export const SCALAR_SETTINGS: readonly ScalarSetting[] = [
   { flag: "ctx-size", env: "GATEWAY_CTX_SIZE", path: ["engine", "ctxSize"], kind: "number", description: "context tokens per slot (default: the model's, at most 4096)" },
   { flag: "threads", env: "GATEWAY_THREADS", path: ["engine", "threads"], kind: "number", description: "CPU threads per context (default: derived from available CPUs)" },
   { flag: "gpu", env: "GATEWAY_GPU", path: ["engine", "gpu"], kind: "string", description: "auto|cuda|vulkan|metal|off (default auto)" },
+  { flag: "gpu-required", env: "GATEWAY_GPU_REQUIRED", path: ["engine", "gpuRequired"], kind: "boolean", description: "true|false: fail instead of falling back to CPU (default false)" },
   { flag: "gpu-layers", env: "GATEWAY_GPU_LAYERS", path: ["engine", "gpuLayers"], kind: "number", description: "n|max|auto (default auto)" },
   { flag: "layout", env: "GATEWAY_LAYOUT", path: ["engine", "layout"], kind: "string", description: "auto|batched|per-slot (default auto)" },
   { flag: "prefix-cache", env: "GATEWAY_PREFIX_CACHE", path: ["engine", "prefixCache"], kind: "boolean", description: "true|false: reuse cached prompt prefixes (default true)" },

@@ -63,6 +63,7 @@ export class LlamaEngine implements ModelEngine {
     ).map((sequence, index) => new Slot(index, sequence, engine.prefixCache));
     const scheduler = new SlotScheduler(slots, config.queue);
     const renderer = new PromptRenderer(model, engine.chatTemplate);
+    const gpuInfo = llama.gpu === false ? {} : { gpuDevices: await llama.getGpuDeviceNames(), vram: await llama.getVramState().then(({ total, used }) => ({ total, used })) };
     const description: ModelDescription = {
       id,
       path,
@@ -70,6 +71,7 @@ export class LlamaEngine implements ModelEngine {
       ctxSize,
       layout,
       gpu: llama.gpu,
+      ...gpuInfo,
       gpuLayers: model.gpuLayers,
       threads,
       chatTemplate: renderer.templateName,

@@ -73,6 +73,9 @@ export interface ModelDescription {
   ctxSize: number;
   layout: "batched" | "per-slot";
   gpu: string | false;
+  /** GPU device names and their memory in bytes (absent on CPU). */
+  gpuDevices?: string[];
+  vram?: { total: number; used: number };
   gpuLayers: number;
   threads: number;
   chatTemplate: string;

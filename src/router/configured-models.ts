@@ -18,7 +18,7 @@ export interface ModelEvents {
 /** A model's engine settings: the engine section, with the model entry's own values on top. */
 export function engineSettingsFor(engine: EngineConfig, entry: Partial<ModelEntryConfig>): EngineConfig {
   const own = Object.fromEntries(
-    (["slots", "ctxSize", "threads", "gpuLayers", "layout", "flashAttention", "kvCacheType", "chatTemplate"] as const).filter((k) => entry[k] !== undefined).map((k) => [k, entry[k]]),
+    (["slots", "ctxSize", "threads", "gpu", "gpuLayers", "layout", "flashAttention", "kvCacheType", "chatTemplate"] as const).filter((k) => entry[k] !== undefined).map((k) => [k, entry[k]]),
   );
   return { ...engine, ...own };
 }
@@ -52,7 +52,7 @@ export async function configuredModels(config: GatewayConfig, logger: Logger, ev
       load: async () => {
         const spec = { id, path: await resolveModelPath(reference, config.modelSearch), config: { engine, queue: config.queue, request: config.request } };
         if (engine.isolation === "process") return IsolatedEngine.start(spec, logger);
-        runtime ??= loadLlamaRuntime(config.engine.gpu, logger);
+        runtime ??= loadLlamaRuntime(config.engine, logger); // one runtime in this process: the engine section's backend
         return LlamaEngine.load({ llama: await runtime, ...spec });
       },
     });

@@ -143,4 +143,18 @@ describe("the llm-gateway command", () => {
       child.kill("SIGKILL");
     }
   });
+
+  it("falls back to CPU with a warning when the GPU backend is unavailable, or fails when one is required", async () => {
+    const fallback = launch(["--port", "0", "--gpu", "cuda"]);
+    try {
+      const lines = await logsUntil(fallback, (line) => typeof line.url === "string");
+      expect(lines.find((l) => l.msg === "GPU backend unavailable, falling back to CPU")).toMatchObject({ gpu: "cuda" });
+      expect(lines.find((l) => String(l.msg).startsWith("loaded "))).toMatchObject({ gpu: "cpu", gpuLayers: 0 });
+    } finally {
+      fallback.kill("SIGKILL");
+    }
+    const { code, text } = await output(launch(["--port", "0", "--gpu", "cuda", "--gpu-required", "true"]));
+    expect(code).toBe(1);
+    expect(text).toContain("engine.gpuRequired is true");
+  });
 });

@@ -28,11 +28,11 @@ function flush(): void {
 const sendStats = () => engine && send({ type: "stats", stats: engine.stats() });
 setInterval(() => running.size > 0 && sendStats(), STATS_INTERVAL_MS).unref();
 
-// llama.cpp's own messages go to the gateway's log; this process writes nothing itself.
-const nativeLog = pino({ level: "debug" }, { write: (line: string) => forwardLog(line) });
+// This process logs through the gateway (llama.cpp's messages and its own), with their fields.
+const nativeLog = pino({ level: "debug", base: {}, timestamp: false }, { write: (line: string) => forwardLog(line) });
 function forwardLog(line: string): void {
-  const { level, msg } = JSON.parse(line) as { level: number; msg: string };
-  send({ type: "log", level: level >= 50 ? "error" : level >= 40 ? "warn" : "debug", message: msg });
+  const { level, msg, ...fields } = JSON.parse(line) as { level: number; msg: string };
+  send({ type: "log", level: level >= 50 ? "error" : level >= 40 ? "warn" : level >= 30 ? "info" : "debug", message: msg, fields });
 }
 
 const toWire = (error: unknown): WireError =>
@@ -62,7 +62,7 @@ process.on("message", async (message: ToEngine) => {
   switch (message.type) {
     case "load":
       try {
-        const llama = await loadLlamaRuntime(message.spec.config.engine.gpu, nativeLog);
+        const llama = await loadLlamaRuntime(message.spec.config.engine, nativeLog);
         engine = await LlamaEngine.load({ llama, ...message.spec });
         send({ type: "loaded", description: engine.description });
         sendStats();

@@ -134,7 +134,7 @@ export class IsolatedEngine implements ModelEngine {
         this.lastStats = message.stats;
         return;
       case "log":
-        return void this.log[message.level]({ model: this.spec.id, source: "llama.cpp" }, message.message);
+        return void this.log[message.level]({ model: this.spec.id, ...message.fields }, message.message);
       case "started": {
         const pending = this.pending.get(message.id);
         if (!pending) return;

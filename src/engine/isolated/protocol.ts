@@ -30,4 +30,4 @@ export type FromEngine =
   | { type: "event"; id: number; event: GenerationEvent }
   | { type: "end"; id: number }
   | { type: "stats"; stats: EngineStats }
-  | { type: "log"; level: "debug" | "warn" | "error"; message: string };
+  | { type: "log"; level: "debug" | "info" | "warn" | "error"; message: string; fields: Record<string, unknown> };
