@@ -33,7 +33,21 @@ export const ModelEntry = Type.Object(
   {
     id: Type.Optional(Type.String({ minLength: 1, description: "name clients send as `model`; default: file name without .gguf" })),
     aliases: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: "other names that route to this model" })),
-    path: Type.String({ minLength: 1, description: "a .gguf path (relative to the working directory) or an hf: URI" }),
+    path: Type.Optional(Type.String({ minLength: 1, description: "a .gguf path (relative to the working directory) or an hf: URI" })),
+    upstreams: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            url: Type.String({ pattern: "^https?://", description: "base URL of an OpenAI-compatible API, e.g. http://10.0.0.5:8080/v1" }),
+            apiKey: Type.Optional(Type.String({ minLength: 1 })),
+            model: Type.Optional(Type.String({ minLength: 1, description: "the model name the upstream knows (default: this model's id)" })),
+            weight: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: "share of requests relative to the others (default 1)" })),
+          },
+          { additionalProperties: false },
+        ),
+        { minItems: 1, description: "serve this model by proxying to these servers instead of loading a file" },
+      ),
+    ),
     slots: Type.Optional(Type.Integer({ minimum: 1 })),
     ctxSize: Type.Optional(Type.Integer({ minimum: 0 })),
     threads: Type.Optional(Type.Integer({ minimum: 0 })),
@@ -178,6 +192,13 @@ export const ConfigSchema = Type.Object(
       { default: {}, additionalProperties: false },
     ),
     models: Type.Array(ModelEntry, { default: [], description: "models to serve; empty = search modelSearch.dirs" }),
+    upstream: Type.Object(
+      {
+        connectTimeoutMs: Integer(1, 5_000, "an upstream that has not answered with headers by then counts as failed (the request tries the next one)"),
+        healthCheckIntervalMs: Integer(100, 10_000, "how often each upstream's /models is checked; a failing one gets no requests until it passes"),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     router: Type.Object(
       {
         keepAliveMs: Integer(-1, -1, "unload a model idle this long (its next request loads it again); -1 = never"),

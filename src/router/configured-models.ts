@@ -7,6 +7,8 @@ import { loadLlamaRuntime } from "../engine/llama-runtime.js";
 import { modelIdFromPath, resolveModelPath } from "../engine/model-file.js";
 import type { ModelDescription, ModelEngine } from "../engine/types.js";
 import { ManagedModel } from "./managed-model.js";
+import { UpstreamEngine } from "../upstream/upstream-engine.js";
+import { ConfigError } from "../config/load.js";
 import { ModelRegistry } from "./model-registry.js";
 
 export interface ModelEvents {
@@ -33,6 +35,18 @@ export async function configuredModels(config: GatewayConfig, logger: Logger, ev
   let runtime: Promise<Llama> | undefined; // shared by in-process engines
   const preload: ManagedModel[] = [];
   for (const entry of entries) {
+    if ((entry.path === undefined) === (entry.upstreams === undefined)) throw new ConfigError(`models: '${entry.id ?? "?"}' needs either a path or upstreams (one of the two)`);
+    if (entry.upstreams) {
+      if (!entry.id) throw new ConfigError("models: an entry with upstreams needs an id");
+      const engine = new UpstreamEngine(entry.id, entry.upstreams, config.upstream, logger);
+      const model: ManagedModel = new ManagedModel({
+        id: entry.id, aliases: entry.aliases ?? [], planned: { ...engine.description, ...(entry.sampling ? { sampling: entry.sampling } : {}) },
+        holdsMemory: false, keepAliveMs: -1, retryFailedLoadMs: 0, makeRoom: async () => {}, ...events, load: async () => engine,
+      });
+      registry.add(model, entry.aliases);
+      preload.push(model);
+      continue;
+    }
     const reference = entry.path!;
     const id = entry.id ?? modelIdFromPath(reference);
     const engine = engineSettingsFor(config.engine, entry);

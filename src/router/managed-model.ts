@@ -10,6 +10,8 @@ export interface ManagedModelOptions {
   planned: ModelDescription;
   /** Loads the model (in this process or in an engine process). */
   load(): Promise<ModelEngine>;
+  /** False for a model served elsewhere (upstreams): it takes no memory here and never counts against maxLoadedModels. */
+  holdsMemory?: boolean;
   /** Unload after this long idle; -1 = never. */
   keepAliveMs: number;
   /** A failed load is tried again on a request after this long. */
@@ -40,6 +42,10 @@ export class ManagedModel implements ModelEngine {
 
   get id(): string {
     return this.options.id;
+  }
+
+  get holdsMemory(): boolean {
+    return this.options.holdsMemory !== false;
   }
 
   get aliases(): string[] {

@@ -59,7 +59,7 @@ export class ModelRegistry {
   /** Before `model` loads: unloads least recently used idle models until it fits under maxLoadedModels. */
   async makeRoom(model: ManagedModel): Promise<void> {
     if (this.maxLoadedModels <= 0) return;
-    const managed = this.engines.filter((e): e is ManagedModel => "state" in e && e !== model);
+    const managed = this.engines.filter((e): e is ManagedModel => "state" in e && e !== model && (e as ManagedModel).holdsMemory);
     const holding = () => managed.filter((m) => m.state === "loaded" || m.state === "loading");
     while (holding().length >= this.maxLoadedModels) {
       const victim = managed.filter((m) => m.idle).sort((a, b) => a.lastUsed - b.lastUsed)[0];

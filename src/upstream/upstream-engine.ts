@@ -1,0 +1,189 @@
+import type { Logger } from "pino";
+import type { GatewayConfig, ModelEntryConfig } from "../config/schema.js";
+import { ApiError } from "../errors.js";
+import type { EngineStats, FinishReason, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine, Usage } from "../engine/types.js";
+
+type UpstreamConfig = NonNullable<ModelEntryConfig["upstreams"]>[number];
+
+interface Upstream extends UpstreamConfig {
+  weight: number;
+  outstanding: number;
+  healthy: boolean;
+}
+
+interface OpenAiChunk {
+  error?: { message: string; type?: string; code?: string | null; param?: string | null };
+  choices?: { text?: string; delta?: { content?: string | null }; finish_reason?: string | null }[];
+  usage?: { prompt_tokens: number; completion_tokens: number; prompt_tokens_details?: { cached_tokens?: number } } | null;
+}
+
+/**
+ * A model served by other OpenAI-compatible servers (another gateway, llama-server, vLLM, Ollama).
+ * Each request goes to the healthy upstream with the fewest requests in flight per unit of weight; one
+ * that fails before its first byte is retried on the next, never after. Chunks are passed on as they
+ * arrive, and the client's abort aborts the upstream request.
+ */
+export class UpstreamEngine implements ModelEngine {
+  readonly description: ModelDescription;
+  private readonly upstreams: Upstream[];
+  private readonly healthTimer: NodeJS.Timeout;
+  private generated = 0;
+
+  constructor(
+    id: string,
+    upstreams: UpstreamConfig[],
+    private readonly settings: GatewayConfig["upstream"],
+    private readonly log: Logger,
+  ) {
+    this.upstreams = upstreams.map((u) => ({ ...u, weight: u.weight ?? 1, outstanding: 0, healthy: true }));
+    this.description = {
+      id, path: upstreams.map((u) => u.url).join(", "), slots: 0, ctxSize: 0, layout: "batched", gpu: false, gpuLayers: 0, threads: 0, chatTemplate: "upstream", created: Math.floor(Date.now() / 1000),
+    };
+    this.healthTimer = setInterval(() => void this.checkHealth(), settings.healthCheckIntervalMs);
+    this.healthTimer.unref();
+  }
+
+  async start(request: GenerationRequest, signal: AbortSignal): Promise<Generation> {
+    const tried = new Set<Upstream>();
+    let lastError: ApiError | undefined;
+    for (let upstream = this.pick(tried); upstream; upstream = this.pick(tried)) {
+      tried.add(upstream);
+      upstream.outstanding++;
+      try {
+        const response = await this.send(upstream, request, signal);
+        return { promptTokens: 0, cachedTokens: 0, slot: -1, queueWaitMs: 0, events: this.events(upstream, response, signal) };
+      } catch (error) {
+        upstream.outstanding--;
+        if (signal.aborted) throw error;
+        if (error instanceof ApiError && error.status < 500 && error.status !== 429) throw error; // the request is at fault: another upstream would say the same
+        lastError = error instanceof ApiError ? error : this.unreachable(upstream, error as Error);
+      }
+    }
+    throw lastError ?? new ApiError(503, `No upstream of model '${this.description.id}' is available.`, "server_error", "upstream_unavailable", null, 1_000);
+  }
+
+  stats(): EngineStats {
+    const busy = this.upstreams.reduce((sum, u) => sum + u.outstanding, 0);
+    return { slotsTotal: 0, slotsBusy: busy, queuedRequests: 0, queuedTokens: 0, generatedTokens: this.generated };
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.healthTimer);
+  }
+
+  /** Least outstanding requests per weight among healthy upstreams not tried yet; unhealthy ones only when nothing else is left. */
+  private pick(tried: Set<Upstream>): Upstream | undefined {
+    const left = this.upstreams.filter((u) => !tried.has(u));
+    const candidates = left.some((u) => u.healthy) ? left.filter((u) => u.healthy) : left;
+    return candidates.sort((a, b) => a.outstanding / a.weight - b.outstanding / b.weight)[0];
+  }
+
+  private async send(upstream: Upstream, request: GenerationRequest, signal: AbortSignal): Promise<Response> {
+    const chat = request.prompt.kind === "chat";
+    const body = {
+      model: upstream.model ?? this.description.id,
+      ...(request.prompt.kind === "chat" ? { messages: request.prompt.messages } : { prompt: request.prompt.text }),
+      max_tokens: request.maxTokens,
+      temperature: request.sampling.temperature,
+      top_p: request.sampling.topP,
+      presence_penalty: request.sampling.presencePenalty,
+      frequency_penalty: request.sampling.frequencyPenalty,
+      ...(request.sampling.seed === undefined ? {} : { seed: request.sampling.seed }),
+      ...(request.stop.length > 0 ? { stop: request.stop } : {}),
+      ...(request.ignoreEos ? { ignore_eos: true } : {}),
+      stream: true,
+      stream_options: { include_usage: true },
+    };
+    // The connect timeout covers the wait for response headers only; the stream then runs as long as it runs.
+    const controller = new AbortController();
+    const forward = () => controller.abort(signal.reason);
+    signal.addEventListener("abort", forward, { once: true });
+    const timer = setTimeout(() => controller.abort(new Error(`no response within ${this.settings.connectTimeoutMs} ms`)), this.settings.connectTimeoutMs);
+    let response: Response;
+    try {
+      response = await fetch(`${upstream.url.replace(/\/$/, "")}${chat ? "/chat/completions" : "/completions"}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "text/event-stream", ...(upstream.apiKey ? { authorization: `Bearer ${upstream.apiKey}` } : {}) },
+        body: JSON.stringify(body),
+        signal: controller.signal,
+      });
+    } catch (error) {
+      signal.removeEventListener("abort", forward);
+      throw controller.signal.reason instanceof Error && !signal.aborted ? controller.signal.reason : error;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (response.ok && response.body) return response;
+    const error = ((await response.json().catch(() => ({}))) as OpenAiChunk).error;
+    if (response.status >= 500) this.markDown(upstream, `HTTP ${response.status}`);
+    const retryAfter = Number(response.headers.get("retry-after-ms")) || undefined;
+    throw new ApiError(response.status, error?.message ?? `Upstream answered HTTP ${response.status}.`, error?.type ?? "server_error", error?.code ?? "upstream_error", error?.param ?? null, retryAfter);
+  }
+
+  private async *events(upstream: Upstream, response: Response, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
+    let text = 0;
+    let finish: FinishReason | undefined;
+    let usage: Usage | undefined;
+    try {
+      let buffer = "";
+      for await (const piece of response.body!.pipeThrough(new TextDecoderStream())) {
+        buffer += piece;
+        let end: number;
+        while ((end = buffer.indexOf("\n\n")) !== -1) {
+          const frame = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          if (!frame.startsWith("data: ") || frame === "data: [DONE]") continue;
+          const chunk = JSON.parse(frame.slice(6)) as OpenAiChunk;
+          if (chunk.error) {
+            yield { type: "error", error: { status: 502, message: `Upstream failed mid-stream: ${chunk.error.message}`, type: "server_error", code: chunk.error.code ?? "upstream_error", param: null } };
+            return;
+          }
+          if (chunk.usage) usage = { promptTokens: chunk.usage.prompt_tokens, completionTokens: chunk.usage.completion_tokens, cachedTokens: chunk.usage.prompt_tokens_details?.cached_tokens ?? 0 };
+          const choice = chunk.choices?.[0];
+          const delta = choice?.text ?? choice?.delta?.content;
+          if (delta) {
+            text++;
+            yield { type: "text", text: delta };
+          }
+          if (choice?.finish_reason) finish = choice.finish_reason === "length" ? "length" : "stop";
+        }
+      }
+      if (!finish) {
+        yield { type: "error", error: { status: 502, message: "The upstream closed the stream before it finished.", type: "server_error", code: "upstream_error", param: null } };
+        return;
+      }
+      yield { type: "done", finishReason: finish, usage: usage ?? { promptTokens: 0, cachedTokens: 0, completionTokens: text } };
+    } catch (error) {
+      if (signal.aborted) return;
+      this.markDown(upstream, (error as Error).message);
+      yield { type: "error", error: { status: 502, message: `The upstream connection failed mid-stream: ${(error as Error).message}`, type: "server_error", code: "upstream_error", param: null } };
+    } finally {
+      upstream.outstanding--;
+      this.generated += usage?.completionTokens ?? text;
+    }
+  }
+
+  private unreachable(upstream: Upstream, error: Error): ApiError {
+    this.markDown(upstream, error.message);
+    return new ApiError(503, `No upstream of model '${this.description.id}' answered (last: ${error.message}).`, "server_error", "upstream_unavailable", null, 1_000);
+  }
+
+  private markDown(upstream: Upstream, reason: string): void {
+    if (upstream.healthy) this.log.warn({ model: this.description.id, upstream: upstream.url, reason }, "upstream failing: no requests until its health check passes");
+    upstream.healthy = false;
+  }
+
+  private async checkHealth(): Promise<void> {
+    await Promise.all(
+      this.upstreams.map(async (upstream) => {
+        const ok = await fetch(`${upstream.url.replace(/\/$/, "")}/models`, {
+          headers: upstream.apiKey ? { authorization: `Bearer ${upstream.apiKey}` } : {},
+          signal: AbortSignal.timeout(this.settings.connectTimeoutMs),
+        }).then((r) => r.ok, () => false);
+        if (ok && !upstream.healthy) this.log.info({ model: this.description.id, upstream: upstream.url }, "upstream healthy again");
+        if (!ok) this.markDown(upstream, "health check failed");
+        else upstream.healthy = true;
+      }),
+    );
+  }
+}
