@@ -67,7 +67,8 @@ describe("several models, aliases and per-model settings", () => {
     gw = await startTestGateway({
       models: [
         { id: "story-greedy", aliases: ["greedy"], path: STORIES_260K, slots: 1, ctxSize: 256, sampling: { temperature: 0 } },
-        { id: "story-wide", path: STORIES_260K, slots: 3, ctxSize: 512 },
+        { id: "story-wide", path: STORIES_260K, slots: 3, ctxSize: 512, chatTemplate: "chatML" },
+        { id: "quantized-kv", path: SYNTHETIC_57M, ctxSize: 256, kvCacheType: "q8_0" }, // q8_0 blocks need a head size that is a multiple of 32
       ],
     });
   });
@@ -77,14 +78,18 @@ describe("several models, aliases and per-model settings", () => {
     const list = await jsonBody(await fetch(`${gw.baseURL}/models`));
     const byId = Object.fromEntries(list.data.map((m: { id: string }) => [m.id, m]));
     expect(byId["story-greedy"].meta).toMatchObject({ state: "loaded", slots: 1, ctx_size: 256, aliases: ["greedy"] });
-    expect(byId["story-wide"].meta).toMatchObject({ state: "loaded", slots: 3, ctx_size: 512 });
+    expect(byId["story-wide"].meta).toMatchObject({ state: "loaded", slots: 3, ctx_size: 512, chat_template: "ChatML" });
+    expect(byId["story-greedy"].meta.chat_template).toBe("Llama2Chat"); // the model's own resolution
+    const chat = await jsonBody(await postJson(gw.baseURL, "/chat/completions", { model: "story-wide", messages: [{ role: "user", content: "Hi" }], max_tokens: 5 }));
+    expect(chat.usage.completion_tokens).toBeGreaterThan(0);
+    expect((await jsonBody(await complete(gw, "quantized-kv", { max_tokens: 5, ignore_eos: true }))).usage.completion_tokens).toBe(5);
     // The model's default temperature 0 makes answers without a temperature deterministic.
     const answers = await Promise.all([1, 2].map(async () => (await jsonBody(await complete(gw, "greedy", { max_tokens: 24 }))).choices[0].text));
     expect(answers[0]).toBe(answers[1]);
     expect((await jsonBody(await complete(gw, "greedy"))).model).toBe("story-greedy");
     const unknown = await jsonBody(await complete(gw, "story-nope"));
     expect(unknown.error.code).toBe("model_not_found");
-    expect(unknown.error.message).toContain("story-greedy, story-wide");
+    expect(unknown.error.message).toContain("story-greedy, story-wide, quantized-kv");
   });
 });
 
