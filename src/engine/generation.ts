@@ -1,4 +1,4 @@
-import { TokenBias, type EvaluationPriority, type LlamaModel, type SequenceEvaluateOptions, type Token } from "node-llama-cpp";
+import { isLlamaText, LlamaGrammarEvaluationState, TokenBias, type EvaluationPriority, type LlamaGrammar, type LlamaModel, type SequenceEvaluateOptions, type Token } from "node-llama-cpp";
 import { TextAssembler } from "./text-assembler.js";
 import type { RenderedPrompt } from "./prompt.js";
 import type { Slot } from "./slot.js";
@@ -15,6 +15,8 @@ export interface SlotGeneration {
   request: GenerationRequest;
   signal: AbortSignal;
   evaluationPriority?: EvaluationPriority;
+  /** The compiled form of request.constraint, if any. */
+  grammar?: LlamaGrammar;
 }
 
 /**
@@ -28,13 +30,14 @@ export async function* generateOnSlot(job: SlotGeneration): AsyncGenerator<Gener
   const stopTokens = new Set(prompt.stopTokens);
   const assembler = new TextAssembler(
     (tokens, preceding) => model.detokenize(tokens as Token[], false, preceding as Token[]),
-    [...request.stop, ...prompt.stopStrings],
+    [...request.stop, ...prompt.stopStrings, ...grammarStopStrings(job.grammar)],
     promptTokens,
   );
   const recentTokens = promptTokens.slice(-PENALTY_WINDOW);
   const evaluation = slot.sequence.evaluate(promptTokens.slice(reused), {
     ...samplingOptions(request, recentTokens),
     ...(request.ignoreEos ? { tokenBias: endOfGenerationBias(model) } : {}),
+    ...(job.grammar ? { grammarEvaluationState: new LlamaGrammarEvaluationState({ model, grammar: job.grammar }) } : {}),
     evaluationPriority: job.evaluationPriority,
     yieldEogToken: false,
   });
@@ -76,17 +79,29 @@ export async function* generateOnSlot(job: SlotGeneration): AsyncGenerator<Gener
 }
 
 function samplingOptions(request: GenerationRequest, recentTokens: Token[]): SequenceEvaluateOptions {
-  const { temperature, topP, seed, presencePenalty, frequencyPenalty } = request.sampling;
-  const penalize = presencePenalty !== 0 || frequencyPenalty !== 0;
+  const { temperature, topP, topK, minP, seed, presencePenalty, frequencyPenalty, repeatPenalty } = request.sampling;
+  const penalize = presencePenalty !== 0 || frequencyPenalty !== 0 || repeatPenalty !== 1;
   return {
     // Every value explicit: node-llama-cpp's defaults are not OpenAI's.
     temperature,
     topP,
-    topK: 0,
-    minP: 0,
+    topK,
+    minP,
     ...(seed === undefined ? {} : { seed }),
-    ...(penalize ? { repeatPenalty: { punishTokens: () => recentTokens, penalty: 1, presencePenalty, frequencyPenalty } } : {}),
+    ...(penalize ? { repeatPenalty: { punishTokens: () => recentTokens, penalty: repeatPenalty, presencePenalty, frequencyPenalty } } : {}),
   };
+}
+
+/**
+ * A grammar whose root is complete may still allow trailing whitespace (node-llama-cpp's JSON grammars
+ * do); its stop triggers end the answer there instead of at max_tokens.
+ */
+function grammarStopStrings(grammar: LlamaGrammar | undefined): string[] {
+  if (!grammar) return [];
+  return grammar.stopGenerationTriggers.flatMap((trigger) => {
+    const values: readonly unknown[] = typeof trigger === "string" ? [trigger] : isLlamaText(trigger) ? trigger.values : trigger;
+    return values.every((v) => typeof v === "string") ? [values.join("")] : [];
+  });
 }
 
 const endOfGenerationBiases = new WeakMap<LlamaModel, TokenBias>();

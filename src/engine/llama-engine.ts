@@ -3,6 +3,7 @@ import type { EngineConfig, GatewayConfig } from "../config/schema.js";
 import { ApiError, invalidRequest, timedOut } from "../errors.js";
 import { defaultThreadsPerContext } from "./cpu-budget.js";
 import { generateOnSlot } from "./generation.js";
+import { GrammarCache } from "./grammar-cache.js";
 import { PromptRenderer } from "./prompt.js";
 import { Slot } from "./slot.js";
 import { SlotScheduler } from "./slot-scheduler.js";
@@ -29,7 +30,11 @@ export class LlamaEngine implements ModelEngine {
     private readonly scheduler: SlotScheduler<Slot>,
     private readonly renderer: PromptRenderer,
     private readonly requestTimeoutMs: number,
-  ) {}
+  ) {
+    this.grammars = new GrammarCache(model.llama);
+  }
+
+  private readonly grammars: GrammarCache;
 
   static async load({ llama, id, path, config }: LlamaEngineOptions): Promise<LlamaEngine> {
     const { engine } = config;
@@ -91,6 +96,8 @@ export class LlamaEngine implements ModelEngine {
         "context_length_exceeded",
       );
     }
+    // Compiled before a slot is taken: a grammar that does not compile is the request's 400, not a held slot.
+    const grammar = request.constraint ? await this.grammars.get(request.constraint) : undefined;
     const queuedAt = performance.now();
     const slot = await this.scheduler.acquire(prompt.tokens, clientSignal);
     const queueWaitMs = performance.now() - queuedAt;
@@ -123,7 +130,7 @@ export class LlamaEngine implements ModelEngine {
       started = true;
       try {
         if (signal.aborted) return;
-        yield* generateOnSlot({ model, slot, prompt, reused, request, signal, evaluationPriority: undefined });
+        yield* generateOnSlot({ model, slot, prompt, reused, request, signal, grammar, evaluationPriority: undefined });
         if (timeout.aborted && !clientSignal.aborted) {
           yield { type: "error", error: timedOut(`The request did not finish within ${timeoutMs} ms and was stopped.`).toData() };
         }

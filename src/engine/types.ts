@@ -11,10 +11,19 @@ export type PromptInput = { kind: "chat"; messages: ChatMessage[] } | { kind: "t
 export interface SamplingParams {
   temperature: number;
   topP: number;
+  /** 0 = off. */
+  topK: number;
+  /** 0 = off. */
+  minP: number;
   seed?: number;
   presencePenalty: number;
   frequencyPenalty: number;
+  /** llama.cpp's multiplicative repeat penalty; 1 = off. */
+  repeatPenalty: number;
 }
+
+/** What the output must match: a GBNF grammar, any JSON object, or a JSON schema. */
+export type OutputConstraint = { kind: "gbnf"; grammar: string } | { kind: "json" } | { kind: "json_schema"; schema: Record<string, unknown> };
 
 export interface GenerationRequest {
   prompt: PromptInput;
@@ -24,6 +33,7 @@ export interface GenerationRequest {
   stop: string[];
   /** Keep generating past end-of-generation tokens (fixed-length output for benchmarks). */
   ignoreEos?: boolean;
+  constraint?: OutputConstraint;
 }
 
 export type FinishReason = "stop" | "length";

@@ -1,6 +1,7 @@
 import { Type, type Static } from "typebox";
 import { invalidRequest } from "../../errors.js";
-import type { GenerationRequest, ModelDescription, PromptInput } from "../../engine/types.js";
+import type { GenerationRequest, ModelDescription, OutputConstraint, PromptInput } from "../../engine/types.js";
+import { checkSupportedSchema } from "./json-schema-support.js";
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
 
@@ -18,8 +19,23 @@ export const SamplingFields = {
   stream: Nullable(Type.Boolean()),
   stream_options: Nullable(Type.Object({ include_usage: Type.Optional(Type.Boolean()) })),
   user: Type.Optional(Type.String()),
-  // Extension (llama-server, vLLM): never stop at end-of-generation tokens.
+  // Extensions (as llama-server and vLLM take them): never stop at end-of-generation tokens; more samplers;
+  // a GBNF grammar the output must follow.
   ignore_eos: Nullable(Type.Boolean()),
+  top_k: Nullable(Type.Integer({ minimum: 0 })),
+  min_p: Nullable(Type.Number({ minimum: 0, maximum: 1 })),
+  repeat_penalty: Nullable(Type.Number({ minimum: 0 })),
+  grammar: Nullable(Type.String({ minLength: 1, maxLength: 65_536 })),
+  response_format: Nullable(
+    Type.Union([
+      Type.Object({ type: Type.Literal("text") }),
+      Type.Object({ type: Type.Literal("json_object") }),
+      Type.Object({
+        type: Type.Literal("json_schema"),
+        json_schema: Type.Object({ name: Type.String({ minLength: 1 }), schema: Type.Optional(Type.Object({})), strict: Nullable(Type.Boolean()), description: Type.Optional(Type.String()) }),
+      }),
+    ]),
+  ),
 };
 
 const SamplingObject = Type.Object(SamplingFields);
@@ -34,10 +50,12 @@ export function toGenerationRequest(body: SamplingBody, prompt: PromptInput, lim
   const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? limits.maxTokens;
   const param = body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
   if (maxTokens > limits.maxTokens) throw invalidRequest(`'${param}' is too large: ${maxTokens}. This server allows at most ${limits.maxTokens}.`, param, "invalid_value");
+  const constraint = outputConstraint(body);
   return {
     prompt,
     maxTokens,
-    ignoreEos: body.ignore_eos === true,
+    ignoreEos: body.ignore_eos === true && !constraint, // a grammar ends where it ends
+    ...(constraint ? { constraint } : {}),
     stop: typeof body.stop === "string" ? [body.stop] : (body.stop ?? []),
     sampling: {
       temperature: body.temperature ?? defaults.temperature ?? 1,
@@ -45,6 +63,22 @@ export function toGenerationRequest(body: SamplingBody, prompt: PromptInput, lim
       ...(body.seed == null ? {} : { seed: ((body.seed % 2 ** 32) + 2 ** 32) % 2 ** 32 }),
       presencePenalty: body.presence_penalty ?? 0,
       frequencyPenalty: body.frequency_penalty ?? 0,
+      topK: body.top_k ?? 0,
+      minP: body.min_p ?? 0,
+      repeatPenalty: body.repeat_penalty ?? 1,
     },
   };
+}
+
+function outputConstraint(body: SamplingBody): OutputConstraint | undefined {
+  const format = body.response_format;
+  if (body.grammar && format && format.type !== "text") throw invalidRequest("Use either 'grammar' or 'response_format', not both.", "grammar");
+  if (body.grammar) return { kind: "gbnf", grammar: body.grammar };
+  if (format?.type === "json_object") return { kind: "json" };
+  if (format?.type === "json_schema") {
+    const schema = (format.json_schema.schema ?? {}) as Record<string, unknown>;
+    checkSupportedSchema(schema, "response_format.json_schema.schema");
+    return { kind: "json_schema", schema };
+  }
+  return undefined;
 }

@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jsonBody, postJson, sseData, startTestGateway, type TestGateway } from "../helpers/gateway.js";
+
+const MOOD_SCHEMA = {
+  type: "object",
+  properties: { happy: { type: "boolean" }, mood: { enum: ["sad", "glad", "calm"] } },
+  required: ["happy", "mood"],
+  additionalProperties: false,
+};
+
+describe("grammar-constrained output and sampling extensions", () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway({ engine: { slots: 2, ctxSize: 512 } });
+  });
+  afterAll(() => gw.close());
+  const messages = [{ role: "user", content: "How is the cat?" }];
+
+  it("makes json_schema output parse and validate, streamed and not", async () => {
+    const response_format = { type: "json_schema", json_schema: { name: "mood", schema: MOOD_SCHEMA, strict: true } } as const;
+    const completion = await gw.client.chat.completions.create({ model: gw.model, messages: messages as never, response_format, max_tokens: 60, temperature: 0.9, seed: 3 });
+    const parsed = JSON.parse(completion.choices[0]!.message.content!);
+    expect(Object.keys(parsed).sort()).toEqual(["happy", "mood"]);
+    expect(typeof parsed.happy).toBe("boolean");
+    expect(["sad", "glad", "calm"]).toContain(parsed.mood);
+    expect(completion.choices[0]!.finish_reason).toBe("stop");
+
+    const stream = await gw.client.chat.completions.create({ model: gw.model, messages: messages as never, response_format, max_tokens: 60, stream: true });
+    let text = "";
+    for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
+    expect(["sad", "glad", "calm"]).toContain(JSON.parse(text).mood);
+  });
+
+  it("refuses a schema keyword it cannot enforce, naming it", async () => {
+    const schema = { type: "object", properties: { name: { type: "string", pattern: "^[a-z]+$" } } };
+    const response = await postJson(gw.baseURL, "/chat/completions", { model: gw.model, messages, response_format: { type: "json_schema", json_schema: { name: "x", schema } } });
+    expect(response.status).toBe(400);
+    const { error } = await jsonBody(response);
+    expect(error).toMatchObject({ code: "unsupported_schema", param: "response_format.json_schema.schema.properties.name" });
+    expect(error.message).toContain("'pattern'");
+  });
+
+  it("follows a GBNF grammar, and rejects one that does not compile", async () => {
+    for (const seed of [1, 2, 3]) {
+      const body = await jsonBody(await postJson(gw.baseURL, "/completions", { model: gw.model, prompt: "Is the sky blue?", grammar: 'root ::= "yes" | "no"', max_tokens: 8, seed }));
+      expect(["yes", "no"]).toContain(body.choices[0].text);
+    }
+    const bad = await postJson(gw.baseURL, "/completions", { model: gw.model, prompt: "x", grammar: "root ::= (" });
+    expect(bad.status).toBe(400);
+    expect((await jsonBody(bad)).error).toMatchObject({ code: "invalid_grammar", param: "grammar" });
+  });
+
+  it("applies top_k (top_k 1 is greedy whatever the temperature) and validates the extensions", async () => {
+    const base = { model: gw.model, prompt: "Once upon a time", max_tokens: 30 };
+    const greedy = (await jsonBody(await postJson(gw.baseURL, "/completions", { ...base, temperature: 0 }))).choices[0].text;
+    const topK = (await jsonBody(await postJson(gw.baseURL, "/completions", { ...base, temperature: 1.5, top_k: 1, seed: 9 }))).choices[0].text;
+    expect(topK).toBe(greedy);
+    const penalized = await postJson(gw.baseURL, "/completions", { ...base, temperature: 0, repeat_penalty: 1.3, min_p: 0.05, stream: true });
+    expect(sseData(await penalized.text()).at(-1)).toBe("[DONE]");
+    for (const extra of [{ top_k: -1 }, { min_p: 2 }, { repeat_penalty: -1 }]) {
+      const response = await postJson(gw.baseURL, "/completions", { ...base, ...extra });
+      expect(response.status).toBe(400);
+      expect((await jsonBody(response)).error.param).toBe(Object.keys(extra)[0]);
+    }
+  });
+});
