@@ -132,7 +132,9 @@ describe("the openai SDK against the gateway", () => {
     for await (const _chunk of stream) {
       if (++received === 3) controller.abort();
     }
-    expect(received).toBe(3); // the SDK ends the iteration quietly on abort
+    // The SDK ends the iteration quietly on abort, after at most the chunks it had already read.
+    expect(received).toBeGreaterThanOrEqual(3);
+    expect(received).toBeLessThan(20);
     await waitForIdleSlots(gw, 1_000);
     // Had the generation run on, it would have produced all 400 tokens.
     expect(engine.stats().generatedTokens - before).toBeLessThan(200);
