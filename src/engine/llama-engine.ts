@@ -1,4 +1,4 @@
-import type { Llama, LlamaContext, LlamaModel } from "node-llama-cpp";
+import type { Llama, LlamaContext, LlamaModel, Token } from "node-llama-cpp";
 import type { EngineConfig, GatewayConfig } from "../config/schema.js";
 import { ApiError, invalidRequest, timedOut } from "../errors.js";
 import { defaultThreadsPerContext } from "./cpu-budget.js";
@@ -141,6 +141,19 @@ export class LlamaEngine implements ModelEngine {
       }
     }
     return { ...generation, events: events() };
+  }
+
+  async tokenize(text: string, special: boolean): Promise<number[]> {
+    const tokens = this.model.tokenize(text, special);
+    const { bos, shouldPrependBosToken } = this.model.tokens;
+    return special && shouldPrependBosToken && bos !== null ? [bos, ...tokens] : tokens;
+  }
+
+  async detokenize(tokens: number[], preceding: number[] = []): Promise<string> {
+    const vocabulary = this.model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0;
+    const bad = tokens.findIndex((t) => !Number.isInteger(t) || t < 0 || t >= vocabulary);
+    if (bad >= 0) throw invalidRequest(`Token ${tokens[bad]} at index ${bad} is not in this model's vocabulary (0 to ${vocabulary - 1}).`, "tokens", "invalid_value");
+    return this.model.detokenize(tokens as Token[], true, preceding as Token[]);
   }
 
   stats(): EngineStats {

@@ -101,6 +101,10 @@ export interface ModelEngine {
    * Rejects with an ApiError (400 too long, 503 queue full or timed out) before any output exists.
    */
   start(request: GenerationRequest, signal: AbortSignal): Promise<Generation>;
+  /** The model's tokens for a text (`special`: parse special-token text and add BOS as the model wants). Absent for engines without a local vocabulary. */
+  tokenize?(text: string, special: boolean): Promise<number[]>;
+  /** `preceding`: the tokens before these, so a piece keeps the space it has inside a text. */
+  detokenize?(tokens: number[], preceding?: number[]): Promise<string>;
   stats(): EngineStats;
   close(): Promise<void>;
 }

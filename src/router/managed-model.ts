@@ -1,4 +1,4 @@
-import { ApiError } from "../errors.js";
+import { ApiError, invalidRequest } from "../errors.js";
 import type { EngineStats, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine } from "../engine/types.js";
 
 export type ModelState = "unloaded" | "loading" | "loaded" | "failed";
@@ -83,6 +83,20 @@ export class ManagedModel implements ModelEngine {
       throw error;
     }
     return { ...generation, events: this.untilDone(generation.events) };
+  }
+
+  async tokenize(text: string, special: boolean): Promise<number[]> {
+    return (await this.vocabulary("tokenize")).tokenize!(text, special);
+  }
+
+  async detokenize(tokens: number[], preceding?: number[]): Promise<string> {
+    return (await this.vocabulary("detokenize")).detokenize!(tokens, preceding);
+  }
+
+  private async vocabulary(what: string): Promise<ModelEngine> {
+    const engine = await this.ensureLoaded();
+    if (!engine.tokenize) throw invalidRequest(`The model '${this.id}' is served by an upstream; /${what} is only available for local models.`, "model", "unsupported_model");
+    return engine;
   }
 
   stats(): EngineStats {

@@ -7,6 +7,7 @@ import type { ApiContext } from "../api/context.js";
 import { chatCompletionsRoute } from "../api/chat/route.js";
 import { completionsRoute } from "../api/completions/route.js";
 import { modelsRoute } from "../api/models/route.js";
+import { tokenizeRoute } from "../api/tokenize/route.js";
 import { healthRoute } from "../api/health/route.js";
 import { metricsRoute } from "../api/metrics/route.js";
 import { playgroundRoute } from "../playground/route.js";
@@ -80,6 +81,7 @@ export async function buildApp({ config, models, logger }: AppOptions): Promise<
     await v1.register(chatCompletionsRoute, context);
     await v1.register(completionsRoute, context);
     await v1.register(modelsRoute, context);
+    await v1.register(tokenizeRoute, context);
     await v1.register(webSocketRoute, { ...context, ws: config.ws });
   });
   return app;

@@ -63,4 +63,20 @@ describe("grammar-constrained output and sampling extensions", () => {
       expect((await jsonBody(response)).error.param).toBe(Object.keys(extra)[0]);
     }
   });
+
+  it("tokenizes and detokenizes with the model's vocabulary (/tokenize, /detokenize extensions)", async () => {
+    const root = gw.baseURL.replace(/\/v1$/, "");
+    const post = (path: string, body: object) => postJson(root, path, body);
+    const plain = (await jsonBody(await post("/tokenize", { model: gw.model, content: "Once upon a time" }))).tokens as number[];
+    const special = (await jsonBody(await post("/tokenize", { model: gw.model, content: "Once upon a time", add_special: true }))).tokens as number[];
+    expect(plain.length).toBeGreaterThan(2);
+    expect(special).toEqual([1, ...plain]); // BOS first
+    expect((await jsonBody(await post("/detokenize", { model: gw.model, tokens: plain }))).content.trim()).toBe("Once upon a time");
+    const pieces = (await jsonBody(await post("/tokenize", { model: gw.model, content: "a cat", with_pieces: true }))).tokens;
+    expect(pieces.map((p: { piece: string }) => p.piece).join("").trim()).toBe("a cat");
+    const bad = await post("/detokenize", { model: gw.model, tokens: [1, 99_999] });
+    expect(bad.status).toBe(400);
+    expect((await jsonBody(bad)).error).toMatchObject({ param: "tokens", code: "invalid_value" });
+    expect((await post("/tokenize", { model: "nope", content: "x" })).status).toBe(404);
+  });
 });

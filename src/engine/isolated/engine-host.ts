@@ -72,6 +72,14 @@ process.on("message", async (message: ToEngine) => {
       return;
     case "start":
       return void run(message.id, message);
+    case "call":
+      try {
+        const value = message.method === "tokenize" ? await engine!.tokenize!(message.text, message.special) : await engine!.detokenize!(message.tokens, message.preceding);
+        send({ type: "result", id: message.id, value });
+      } catch (error) {
+        send({ type: "call-failed", id: message.id, error: toWire(error) });
+      }
+      return;
     case "abort":
       return void running.get(message.id)?.abort(new Error("aborted by the gateway"));
     case "close":

@@ -35,6 +35,7 @@ export class IsolatedEngine implements ModelEngine {
   private closing = false;
   private nextId = 0;
   private readonly pending = new Map<number, Pending>();
+  private readonly calls = new Map<number, { resolve(value: unknown): void; reject(error: ApiError): void }>();
   private lastStats: EngineStats;
   private restarts = 0;
   description!: ModelDescription;
@@ -82,8 +83,27 @@ export class IsolatedEngine implements ModelEngine {
     }
   }
 
+  tokenize(text: string, special: boolean): Promise<number[]> {
+    return this.call({ method: "tokenize", text, special }) as Promise<number[]>;
+  }
+
+  detokenize(tokens: number[], preceding: number[] = []): Promise<string> {
+    return this.call({ method: "detokenize", tokens, preceding }) as Promise<string>;
+  }
+
   stats(): EngineStats {
     return this.lastStats;
+  }
+
+  /** A request/response call into the engine process; fails like a generation does if the process dies. */
+  private async call(call: { method: "tokenize"; text: string; special: boolean } | { method: "detokenize"; tokens: number[]; preceding: number[] }): Promise<unknown> {
+    await this.ready.catch(() => {
+      throw new ApiError(503, `The model '${this.spec.id}' is not available.`, "server_error", "model_unavailable", null, 5_000);
+    });
+    const id = ++this.nextId;
+    const result = new Promise((resolve, reject) => this.calls.set(id, { resolve, reject }));
+    this.send({ type: "call", id, ...call });
+    return result;
   }
 
   async close(): Promise<void> {
@@ -149,6 +169,14 @@ export class IsolatedEngine implements ModelEngine {
         this.pending.get(message.id)?.failed(fromWire(message.error));
         this.pending.delete(message.id);
         return;
+      case "result":
+        this.calls.get(message.id)?.resolve(message.value);
+        this.calls.delete(message.id);
+        return;
+      case "call-failed":
+        this.calls.get(message.id)?.reject(fromWire(message.error));
+        this.calls.delete(message.id);
+        return;
       case "event":
         return void this.pending.get(message.id)?.queue?.push(message.event);
       case "end":
@@ -167,6 +195,8 @@ export class IsolatedEngine implements ModelEngine {
       } else pending.failed(error);
     }
     this.pending.clear();
+    for (const call of this.calls.values()) call.reject(crashed(this.spec.id, reason));
+    this.calls.clear();
     this.lastStats = { ...this.lastStats, slotsBusy: 0, queuedRequests: 0, queuedTokens: 0 };
     if (this.closing) return;
     const delay = Math.min(MAX_RESTART_DELAY_MS, 250 * 2 ** this.restarts++);

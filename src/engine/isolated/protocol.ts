@@ -20,6 +20,8 @@ export type ToEngine =
   | { type: "load"; spec: EngineSpec }
   | { type: "start"; id: number; request: GenerationRequest }
   | { type: "abort"; id: number }
+  | { type: "call"; id: number; method: "tokenize"; text: string; special: boolean }
+  | { type: "call"; id: number; method: "detokenize"; tokens: number[]; preceding: number[] }
   | { type: "close" };
 
 export type FromEngine =
@@ -29,5 +31,7 @@ export type FromEngine =
   | { type: "start-failed"; id: number; error: WireError }
   | { type: "event"; id: number; event: GenerationEvent }
   | { type: "end"; id: number }
+  | { type: "result"; id: number; value: unknown }
+  | { type: "call-failed"; id: number; error: WireError }
   | { type: "stats"; stats: EngineStats }
   | { type: "log"; level: "debug" | "info" | "warn" | "error"; message: string; fields: Record<string, unknown> };
