@@ -1,4 +1,4 @@
-import type { Llama, LlamaContext, LlamaModel, Token } from "node-llama-cpp";
+import type { Llama, LlamaContext, LlamaEmbeddingContext, LlamaModel, Token } from "node-llama-cpp";
 import type { EngineConfig, GatewayConfig } from "../config/schema.js";
 import { ApiError, invalidRequest, timedOut } from "../errors.js";
 import { defaultThreadsPerContext } from "./cpu-budget.js";
@@ -7,7 +7,7 @@ import { GrammarCache } from "./grammar-cache.js";
 import { PromptRenderer } from "./prompt.js";
 import { Slot } from "./slot.js";
 import { SlotScheduler } from "./slot-scheduler.js";
-import type { EngineStats, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine } from "./types.js";
+import type { Embeddings, EngineStats, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine } from "./types.js";
 
 export interface LlamaEngineOptions {
   llama: Llama;
@@ -143,6 +143,29 @@ export class LlamaEngine implements ModelEngine {
     return { ...generation, events: events() };
   }
 
+  /** Embeddings from a context of their own, made on first use; one input at a time (a context evaluates one sequence here). */
+  async embed(inputs: string[]): Promise<Embeddings> {
+    const run = this.embeddingQueue.then(async () => {
+      this.embeddingContext ??= this.model.createEmbeddingContext({ contextSize: this.description.ctxSize, threads: this.description.threads || 1 });
+      const context = await this.embeddingContext;
+      const vectors: number[][] = [];
+      let promptTokens = 0;
+      for (const [index, input] of inputs.entries()) {
+        const tokens = this.model.tokenize(input);
+        if (tokens.length > this.description.ctxSize)
+          throw invalidRequest(`Input ${index} has ${tokens.length} tokens; this model embeds at most ${this.description.ctxSize}.`, "input", "context_length_exceeded");
+        promptTokens += tokens.length;
+        vectors.push([...(await context.getEmbeddingFor(tokens)).vector]);
+      }
+      return { vectors, promptTokens };
+    });
+    this.embeddingQueue = run.catch(() => {});
+    return run;
+  }
+
+  private embeddingContext?: Promise<LlamaEmbeddingContext>;
+  private embeddingQueue: Promise<unknown> = Promise.resolve();
+
   async tokenize(text: string, special: boolean): Promise<number[]> {
     const tokens = this.model.tokenize(text, special);
     const { bos, shouldPrependBosToken } = this.model.tokens;
@@ -167,6 +190,7 @@ export class LlamaEngine implements ModelEngine {
   }
 
   async close(): Promise<void> {
+    await (await this.embeddingContext?.catch(() => undefined))?.dispose();
     await Promise.all(this.contexts.map((context) => context.dispose()));
     await this.model.dispose();
   }

@@ -105,6 +105,13 @@ export interface ModelEngine {
   tokenize?(text: string, special: boolean): Promise<number[]>;
   /** `preceding`: the tokens before these, so a piece keeps the space it has inside a text. */
   detokenize?(tokens: number[], preceding?: number[]): Promise<string>;
+  /** One vector per input, and the tokens they took. Absent for engines that cannot embed. */
+  embed?(inputs: string[]): Promise<Embeddings>;
   stats(): EngineStats;
   close(): Promise<void>;
+}
+
+export interface Embeddings {
+  vectors: number[][];
+  promptTokens: number;
 }

@@ -1,5 +1,5 @@
 import { ApiError, invalidRequest } from "../errors.js";
-import type { EngineStats, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine } from "../engine/types.js";
+import type { Embeddings, EngineStats, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine } from "../engine/types.js";
 
 export type ModelState = "unloaded" | "loading" | "loaded" | "failed";
 
@@ -91,6 +91,10 @@ export class ManagedModel implements ModelEngine {
 
   async detokenize(tokens: number[], preceding?: number[]): Promise<string> {
     return (await this.vocabulary("detokenize")).detokenize!(tokens, preceding);
+  }
+
+  async embed(inputs: string[]): Promise<Embeddings> {
+    return (await this.vocabulary("v1/embeddings")).embed!(inputs);
   }
 
   private async vocabulary(what: string): Promise<ModelEngine> {

@@ -8,6 +8,7 @@ import { chatCompletionsRoute } from "../api/chat/route.js";
 import { completionsRoute } from "../api/completions/route.js";
 import { modelsRoute } from "../api/models/route.js";
 import { tokenizeRoute } from "../api/tokenize/route.js";
+import { embeddingsRoute } from "../api/embeddings/route.js";
 import { healthRoute } from "../api/health/route.js";
 import { metricsRoute } from "../api/metrics/route.js";
 import { playgroundRoute } from "../playground/route.js";
@@ -82,6 +83,7 @@ export async function buildApp({ config, models, logger }: AppOptions): Promise<
     await v1.register(completionsRoute, context);
     await v1.register(modelsRoute, context);
     await v1.register(tokenizeRoute, context);
+    await v1.register(embeddingsRoute, context);
     await v1.register(webSocketRoute, { ...context, ws: config.ws });
   });
   return app;

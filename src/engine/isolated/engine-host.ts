@@ -74,7 +74,10 @@ process.on("message", async (message: ToEngine) => {
       return void run(message.id, message);
     case "call":
       try {
-        const value = message.method === "tokenize" ? await engine!.tokenize!(message.text, message.special) : await engine!.detokenize!(message.tokens, message.preceding);
+        const value =
+          message.method === "tokenize" ? await engine!.tokenize!(message.text, message.special)
+          : message.method === "detokenize" ? await engine!.detokenize!(message.tokens, message.preceding)
+          : await engine!.embed!(message.inputs);
         send({ type: "result", id: message.id, value });
       } catch (error) {
         send({ type: "call-failed", id: message.id, error: toWire(error) });

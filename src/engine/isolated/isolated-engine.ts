@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { ApiError } from "../../errors.js";
-import type { EngineStats, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine } from "../types.js";
+import type { Embeddings, EngineStats, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine } from "../types.js";
 import { EventQueue } from "./event-queue.js";
 import type { EngineSpec, FromEngine, ToEngine, WireError } from "./protocol.js";
 
@@ -13,6 +13,8 @@ const HOST_EXEC_ARGV = HOST.endsWith(".ts") ? ["--import", "tsx"] : [];
 /** Restarts after crashes back off up to this long, so a model that always crashes does not spin. */
 const MAX_RESTART_DELAY_MS = 30_000;
 const CLOSE_TIMEOUT_MS = 10_000;
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 const crashed = (id: string, reason: string) =>
   new ApiError(503, `The engine of model '${id}' stopped unexpectedly (${reason}) while serving this request; it is being restarted.`, "server_error", "engine_crashed", null, 1_000);
@@ -91,12 +93,16 @@ export class IsolatedEngine implements ModelEngine {
     return this.call({ method: "detokenize", tokens, preceding }) as Promise<string>;
   }
 
+  embed(inputs: string[]): Promise<Embeddings> {
+    return this.call({ method: "embed", inputs }) as Promise<Embeddings>;
+  }
+
   stats(): EngineStats {
     return this.lastStats;
   }
 
   /** A request/response call into the engine process; fails like a generation does if the process dies. */
-  private async call(call: { method: "tokenize"; text: string; special: boolean } | { method: "detokenize"; tokens: number[]; preceding: number[] }): Promise<unknown> {
+  private async call(call: DistributiveOmit<Extract<ToEngine, { type: "call" }>, "type" | "id">): Promise<unknown> {
     await this.ready.catch(() => {
       throw new ApiError(503, `The model '${this.spec.id}' is not available.`, "server_error", "model_unavailable", null, 5_000);
     });

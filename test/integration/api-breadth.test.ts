@@ -79,4 +79,23 @@ describe("grammar-constrained output and sampling extensions", () => {
     expect((await jsonBody(bad)).error).toMatchObject({ param: "tokens", code: "invalid_value" });
     expect((await post("/tokenize", { model: "nope", content: "x" })).status).toBe(404);
   });
+
+  it("embeds a string or a batch with the openai SDK, as floats or base64", async () => {
+    const batch = await gw.client.embeddings.create({ model: gw.model, input: ["Once upon a time", "A cat sat on the mat", "Once upon a time"] });
+    expect(batch.data.map((d) => d.index)).toEqual([0, 1, 2]);
+    const [a, b, again] = batch.data.map((d) => d.embedding);
+    expect(a!.length).toBeGreaterThan(8);
+    expect(b!.length).toBe(a!.length);
+    expect(again).toEqual(a); // the same text, the same vector
+    expect(b).not.toEqual(a);
+    expect(batch.usage.prompt_tokens).toBeGreaterThan(6);
+    const single = await postJson(gw.baseURL, "/embeddings", { model: gw.model, input: "Once upon a time", encoding_format: "base64" });
+    const encoded = (await jsonBody(single)).data[0].embedding as string;
+    const bytes = Buffer.from(encoded, "base64");
+    const decoded = [...new Float32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4)];
+    expect(decoded).toEqual(a!.map((x) => Math.fround(x)));
+    const resized = await postJson(gw.baseURL, "/embeddings", { model: gw.model, input: "x", dimensions: 3 });
+    expect(resized.status).toBe(400);
+    expect((await jsonBody(resized)).error.param).toBe("dimensions");
+  });
 });

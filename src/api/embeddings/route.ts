@@ -1,0 +1,50 @@
+import { Type, type Static } from "typebox";
+import type { FastifyPluginAsync } from "fastify";
+import type { ApiContext } from "../context.js";
+import { invalidRequest } from "../../errors.js";
+
+const EmbeddingsBody = Type.Object({
+  model: Type.String({ minLength: 1 }),
+  input: Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1, maxItems: 2048 })]),
+  encoding_format: Type.Optional(Type.Union([Type.Literal("float"), Type.Literal("base64")])),
+  dimensions: Type.Optional(Type.Integer({ minimum: 1 })),
+  user: Type.Optional(Type.String()),
+});
+
+/** OpenAI's base64 form: the float32 vector's little-endian bytes. */
+const toBase64 = (vector: number[]) => Buffer.from(new Float32Array(vector).buffer).toString("base64");
+
+/** POST /v1/embeddings: one vector per input, counted against the caller's limits like a completion. */
+export const embeddingsRoute: FastifyPluginAsync<ApiContext> = async (app, { models, limiter, metrics }) => {
+  app.post("/v1/embeddings", { schema: { body: EmbeddingsBody } }, async (request) => {
+    const body = request.body as Static<typeof EmbeddingsBody>;
+    const engine = models.resolve(body.model);
+    if (!engine.embed) throw invalidRequest(`The model '${body.model}' cannot produce embeddings here.`, "model", "unsupported_model");
+    const inputs = typeof body.input === "string" ? [body.input] : body.input;
+    const { record } = request;
+    record.model = engine.description.id;
+    record.key = request.identity.name;
+    const estimatedTokens = inputs.reduce((sum, text) => sum + Math.ceil(text.length / 4) + 1, 0);
+    const admission = await limiter.admit({ identity: request.identity, model: record.model, estimatedTokens }).catch((error) => {
+      if (error.status === 429) metrics.rateLimitRejections.inc({ limit: error.type });
+      throw error;
+    });
+    let promptTokens = 0;
+    try {
+      const result = await engine.embed(inputs);
+      promptTokens = result.promptTokens;
+      const size = result.vectors[0]?.length ?? 0;
+      if (body.dimensions !== undefined && body.dimensions !== size)
+        throw invalidRequest(`'dimensions' is not supported: this model's embeddings have ${size} dimensions and cannot be shortened.`, "dimensions", "unsupported_value");
+      record.promptTokens = promptTokens;
+      return {
+        object: "list",
+        model: record.model,
+        data: result.vectors.map((vector, index) => ({ object: "embedding", index, embedding: body.encoding_format === "base64" ? toBase64(vector) : vector })),
+        usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
+      };
+    } finally {
+      admission.settle(promptTokens);
+    }
+  });
+};
