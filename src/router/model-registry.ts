@@ -12,14 +12,13 @@ export class ModelRegistry {
   private readonly byName = new Map<string, ModelEngine>();
   private readonly engines: ModelEngine[] = [];
   private stillLoading: boolean;
+  private readonly maxLoadedModels: number;
 
   constructor(engines: Iterable<ModelEngine> = [], { loading = false, maxLoadedModels = 0 } = {}) {
     for (const engine of engines) this.add(engine);
     this.stillLoading = loading;
     this.maxLoadedModels = maxLoadedModels;
   }
-
-  private readonly maxLoadedModels: number;
 
   add(engine: ModelEngine, aliases: string[] = []): void {
     for (const name of [engine.description.id, ...aliases]) {
