@@ -80,7 +80,7 @@ describe("the playground in headless Chromium, behind a path prefix", () => {
     expect(engine.stats().generatedTokens - before).toBeLessThan(400);
     const metrics = await (await fetch(`${proxy.url}/metrics`)).text();
     expect(metricValue(metrics, "llm_gateway_slots_busy", { model: "test-model" })).toBe(0);
-    const followUp = await postJson(gw.baseURL, "/completions", { model: gw.model, prompt: "Hi", max_tokens: 3 }, { headers: { "content-type": "application/json", authorization: `Bearer ${ALICE}` } });
+    const followUp = await postJson(gw.baseURL, "/completions", { model: gw.model, prompt: "Hi", max_tokens: 3, ignore_eos: true }, { headers: { "content-type": "application/json", authorization: `Bearer ${ALICE}` } });
     expect((await jsonBody(followUp)).usage.completion_tokens).toBe(3);
   });
 

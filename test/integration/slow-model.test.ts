@@ -40,7 +40,7 @@ describe("a slow model on one slot", () => {
     expect(engine.stats().generatedTokens - before).toBeLessThan(300); // the full answer is 1,500 tokens
 
     // The single slot serves the next request at once.
-    const next = await postJson(gw.baseURL, "/completions", { model: gw.model, prompt: "Hello", max_tokens: 4 });
+    const next = await postJson(gw.baseURL, "/completions", { model: gw.model, prompt: "Hello", max_tokens: 4, ignore_eos: true });
     expect(next.status).toBe(200);
     expect((await jsonBody(next)).usage.completion_tokens).toBe(4);
   });

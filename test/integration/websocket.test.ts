@@ -159,7 +159,7 @@ describe("WebSocket cancellation on a slow model with one slot", () => {
     socket.send({ type: "cancel", id: "c1" });
     await waitForIdleSlots(gw);
     expect(engine.stats().generatedTokens - before).toBeLessThan(300);
-    const next = await postJson(gw.baseURL, "/completions", { model: gw.model, prompt: "Hi", max_tokens: 3 });
+    const next = await postJson(gw.baseURL, "/completions", { model: gw.model, prompt: "Hi", max_tokens: 3, ignore_eos: true });
     expect((await jsonBody(next)).usage.completion_tokens).toBe(3);
     socket.close();
   });
