@@ -98,4 +98,23 @@ describe("grammar-constrained output and sampling extensions", () => {
     expect(resized.status).toBe(400);
     expect((await jsonBody(resized)).error.param).toBe("dimensions");
   });
+
+  it("never lets a stop string leak, even one that spans two tokens of a stream", async () => {
+    const root = gw.baseURL.replace(/\/v1$/, "");
+    const base = { model: gw.model, prompt: "Once upon a time", max_tokens: 40, temperature: 0 };
+    const free = (await jsonBody(await postJson(gw.baseURL, "/completions", base))).choices[0].text as string;
+    // A stop string made of the end of one generated token and the start of the next.
+    const { tokens } = await jsonBody(await postJson(root, "/tokenize", { model: gw.model, content: free, with_pieces: true }));
+    const boundary = tokens.slice(0, 8).reduce((length: number, t: { piece: string }) => length + t.piece.length, 0);
+    const stop = free.slice(boundary - 2, boundary + 2);
+    expect(stop.length).toBe(4);
+    const expected = free.slice(0, free.indexOf(stop));
+    const whole = await jsonBody(await postJson(gw.baseURL, "/completions", { ...base, stop }));
+    expect(whole.choices[0]).toMatchObject({ text: expected, finish_reason: "stop" });
+    const streamed = sseData(await (await postJson(gw.baseURL, "/completions", { ...base, stop, stream: true })).text())
+      .filter((d) => d !== "[DONE]")
+      .map((d) => JSON.parse(d).choices[0]?.text ?? "")
+      .join("");
+    expect(streamed).toBe(expected);
+  });
 });
