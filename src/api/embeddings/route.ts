@@ -2,6 +2,8 @@ import { Type, type Static } from "typebox";
 import type { FastifyPluginAsync } from "fastify";
 import type { ApiContext } from "../context.js";
 import { invalidRequest } from "../../errors.js";
+import { estimatePromptTokens } from "../../ratelimit/token-estimate.js";
+import { chargeLimits } from "../shared/endpoint.js";
 
 const EmbeddingsBody = Type.Object({
   model: Type.String({ minLength: 1 }),
@@ -15,7 +17,8 @@ const EmbeddingsBody = Type.Object({
 const toBase64 = (vector: number[]) => Buffer.from(new Float32Array(vector).buffer).toString("base64");
 
 /** POST /v1/embeddings: one vector per input, counted against the caller's limits like a completion. */
-export const embeddingsRoute: FastifyPluginAsync<ApiContext> = async (app, { models, limiter, metrics }) => {
+export const embeddingsRoute: FastifyPluginAsync<ApiContext> = async (app, context) => {
+  const { models } = context;
   app.post("/v1/embeddings", { schema: { body: EmbeddingsBody } }, async (request) => {
     const body = request.body as Static<typeof EmbeddingsBody>;
     const engine = models.resolve(body.model);
@@ -24,11 +27,8 @@ export const embeddingsRoute: FastifyPluginAsync<ApiContext> = async (app, { mod
     const { record } = request;
     record.model = engine.description.id;
     record.key = request.identity.name;
-    const estimatedTokens = inputs.reduce((sum, text) => sum + Math.ceil(text.length / 4) + 1, 0);
-    const admission = await limiter.admit({ identity: request.identity, model: record.model, estimatedTokens }).catch((error) => {
-      if (error.status === 429) metrics.rateLimitRejections.inc({ limit: error.type });
-      throw error;
-    });
+    const estimatedTokens = inputs.reduce((sum, text) => sum + estimatePromptTokens({ kind: "text", text }), 0);
+    const admission = await chargeLimits(request.identity, record.model, estimatedTokens, context);
     let promptTokens = 0;
     try {
       const result = await engine.embed(inputs);

@@ -41,13 +41,18 @@ export function prepareGeneration<Body extends SamplingBody>(endpoint: Generatio
 }
 
 /** Names the request's caller and model in its record, then charges the caller's rate limits; throws a 429 ApiError (with its headers) when over. */
-export async function admitGeneration(prepared: PreparedGeneration, identity: Identity, record: RequestRecord, { limiter, metrics }: ApiContext): Promise<Admission> {
+export async function admitGeneration(prepared: PreparedGeneration, identity: Identity, record: RequestRecord, context: ApiContext): Promise<Admission> {
   const { generation, engine } = prepared;
   record.key = identity.name;
   record.model = engine.description.id;
   if (record.keepContent) record.prompt = generation.prompt;
+  return chargeLimits(identity, engine.description.id, estimatePromptTokens(generation.prompt) + generation.maxTokens, context);
+}
+
+/** Admits a request against the caller's limits (any endpoint that costs tokens); counts a 429 in the metrics. */
+export async function chargeLimits(identity: Identity, model: string, estimatedTokens: number, { limiter, metrics }: ApiContext): Promise<Admission> {
   try {
-    return await limiter.admit({ identity, model: engine.description.id, estimatedTokens: estimatePromptTokens(generation.prompt) + generation.maxTokens });
+    return await limiter.admit({ identity, model, estimatedTokens });
   } catch (error) {
     if (error instanceof ApiError && error.status === 429) metrics.rateLimitRejections.inc({ limit: error.type });
     throw error;

@@ -76,12 +76,14 @@ export class SocketSession {
     this.inFlight.set(id, abort);
     const record = new RequestRecord("websocket", this.context.logContent);
     const active = this.context.metrics.activeStreams.labels("websocket");
-    active.inc();
+    let streaming = false;
     try {
       if (!validate(body)) throw validationError(validate.errors ?? []);
       const prepared = prepareGeneration(endpoint, body as unknown as SamplingBody, this.context);
       const admission = await admitGeneration(prepared, this.identity, record, this.context);
       const started = await startGeneration(prepared, admission, record, abort.signal, this.context);
+      streaming = true; // like SSE's gauge: only generations that got to stream count
+      active.inc();
       for await (const item of streamItems(started.events, prepared.shape, prepared.includeUsage)) {
         if (abort.signal.aborted || !(await this.writable(abort.signal))) break;
         if (item.kind === "chunk") this.send({ type: "chunk", id, data: item.data });
@@ -96,7 +98,7 @@ export class SocketSession {
       this.send(errorMessage(id, apiError.toData(), apiError.retryAfterMs));
     } finally {
       this.inFlight.delete(id);
-      active.dec();
+      if (streaming) active.dec();
       const status = abort.signal.aborted ? CLIENT_CLOSED : (record.errorStatus ?? 200);
       record.count(this.context.metrics, status);
       this.log.info({ messageId: id, ...record.fields(status) }, "websocket request completed");
