@@ -7,7 +7,7 @@ import type { Lifecycle } from "../server/lifecycle.js";
 /** What every API route gets from the app: the models, the request limits from config, who may call and how much. */
 export interface ApiContext {
   models: ModelRegistry;
-  limits: { maxTokens: number; sseKeepAliveMs: number };
+  limits: { maxTokens: number; maxChoices: number; maxTopLogprobs: number; sseKeepAliveMs: number };
   keys: ApiKeys;
   limiter: RateLimiter;
   metrics: GatewayMetrics;

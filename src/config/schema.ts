@@ -27,6 +27,12 @@ export const EngineLayout = layoutChoice({
 
 export const KvCacheType = kvCacheChoice({ default: "f16", description: "KV-cache element type: q8_0 / q4_0 halve / quarter its memory at a small quality cost" });
 
+const reasoningChoice = (options: { default?: "separate" } = {}) =>
+  Type.Union([Type.Literal("separate"), Type.Literal("inline")], {
+    ...options,
+    description: "separate: a template's thinking goes to reasoning_content; inline: it stays in content with its tags",
+  });
+
 const chatTemplateDescription = "auto (the GGUF's own template, else a match by name) or a node-llama-cpp chat wrapper: chatML, llama3.1, mistral, gemma, qwen, general, …";
 
 export const ModelEntry = Type.Object(
@@ -57,6 +63,7 @@ export const ModelEntry = Type.Object(
     flashAttention: Type.Optional(Type.Boolean()),
     kvCacheType: Type.Optional(kvCacheChoice()),
     chatTemplate: Type.Optional(Type.String({ minLength: 1, description: chatTemplateDescription })),
+    reasoning: Type.Optional(reasoningChoice()),
     sampling: Type.Optional(
       Type.Object(
         { temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })), top_p: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })) },
@@ -158,6 +165,8 @@ export const ConfigSchema = Type.Object(
       {
         timeoutMs: Integer(1, 600_000, "a generation running longer than this is stopped and its slot freed"),
         maxTokens: Integer(1, 4096, "largest max_tokens a request may ask for; also the cap when it asks for none"),
+        maxChoices: Integer(1, 8, "largest n (choices per request); each choice takes a slot of its own"),
+        maxTopLogprobs: Integer(0, 20, "largest top_logprobs (chat) / logprobs (completions) a request may ask for"),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -184,6 +193,7 @@ export const ConfigSchema = Type.Object(
         prefixCache: Type.Boolean({ default: true, description: "reuse a slot's cached prompt prefix; off evaluates every prompt whole" }),
         kvCacheType: KvCacheType,
         chatTemplate: Type.String({ default: "auto", description: chatTemplateDescription }),
+        reasoning: reasoningChoice({ default: "separate" }),
         isolation: Type.Union([Type.Literal("process"), Type.Literal("none")], {
           default: "process",
           description: "process: each model runs in a supervised child process (a native crash costs its requests, not the gateway); none: in the gateway's process",

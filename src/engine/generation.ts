@@ -2,7 +2,7 @@ import { isLlamaText, LlamaGrammarEvaluationState, TokenBias, type EvaluationPri
 import { TextAssembler } from "./text-assembler.js";
 import type { RenderedPrompt } from "./prompt.js";
 import type { Slot } from "./slot.js";
-import type { FinishReason, GenerationEvent, GenerationRequest } from "./types.js";
+import type { FinishReason, GenerationEvent, GenerationRequest, TokenLogprob } from "./types.js";
 
 const PENALTY_WINDOW = 64; // llama.cpp's default penalty_last_n
 
@@ -34,13 +34,18 @@ export async function* generateOnSlot(job: SlotGeneration): AsyncGenerator<Gener
     promptTokens,
   );
   const recentTokens = promptTokens.slice(-PENALTY_WINDOW);
-  const evaluation = slot.sequence.evaluate(promptTokens.slice(reused), {
+  const options: SequenceEvaluateOptions = {
     ...samplingOptions(request, recentTokens),
     ...(request.ignoreEos ? { tokenBias: endOfGenerationBias(model) } : {}),
     ...(job.grammar ? { grammarEvaluationState: new LlamaGrammarEvaluationState({ model, grammar: job.grammar }) } : {}),
     evaluationPriority: job.evaluationPriority,
     yieldEogToken: false,
-  });
+  };
+  const logprobs = request.logprobs;
+  const evaluation: AsyncGenerator<Token | { token: Token; probabilities: Map<Token, number> }, void> = logprobs
+    ? slot.sequence.evaluateWithMetadata(promptTokens.slice(reused), { probabilities: true }, options)
+    : slot.sequence.evaluate(promptTokens.slice(reused), options);
+  const pendingLogprobs: TokenLogprob[] = [];
 
   let completionTokens = 0;
   let finishReason: FinishReason = "stop";
@@ -51,8 +56,9 @@ export async function* generateOnSlot(job: SlotGeneration): AsyncGenerator<Gener
     for (;;) {
       const result = await next;
       if (result.done || signal.aborted) break;
-      const token = result.value;
+      const token = typeof result.value === "number" ? result.value : result.value.token;
       if (stopTokens.has(token)) break;
+      if (logprobs && typeof result.value !== "number") pendingLogprobs.push(tokenLogprob(model, token, result.value.probabilities, logprobs.top, recentTokens.at(-1)));
       completionTokens++;
       slot.generatedTokens++;
       recentTokens.push(token);
@@ -62,7 +68,7 @@ export async function* generateOnSlot(job: SlotGeneration): AsyncGenerator<Gener
       if (reachedMax) finishReason = "length";
       const more = !stopped && !reachedMax;
       if (more) next = evaluation.next();
-      if (text) yield { type: "text", text };
+      if (text) yield { type: "text", text, ...(logprobs ? { logprobs: pendingLogprobs.splice(0) } : {}) };
       if (!more) break;
     }
   } finally {
@@ -70,7 +76,7 @@ export async function* generateOnSlot(job: SlotGeneration): AsyncGenerator<Gener
   }
   if (signal.aborted) return;
   const rest = assembler.flush();
-  if (rest) yield { type: "text", text: rest };
+  if (rest) yield { type: "text", text: rest, ...(logprobs ? { logprobs: pendingLogprobs.splice(0) } : {}) };
   yield {
     type: "done",
     finishReason,
@@ -90,6 +96,22 @@ function samplingOptions(request: GenerationRequest, recentTokens: Token[]): Seq
     ...(seed === undefined ? {} : { seed }),
     ...(penalize ? { repeatPenalty: { punishTokens: () => recentTokens, penalty: repeatPenalty, presencePenalty, frequencyPenalty } } : {}),
   };
+}
+
+/**
+ * The token's natural log-probability and the `top` likeliest tokens at its position, from the
+ * distribution the sampler drew from (after top_k/top_p/min_p/temperature, like llama-server's
+ * post-sampling probabilities; at temperature 0 or 1 without truncation it is the model's own).
+ */
+function tokenLogprob(model: LlamaModel, token: Token, probabilities: Map<Token, number>, top: number, previous: Token | undefined): TokenLogprob {
+  // With the token before it, a piece keeps its leading space (SentencePiece drops it at a text's start).
+  const piece = (t: Token) => model.detokenize([t], false, previous === undefined ? [] : [previous]);
+  const alternatives: TokenLogprob["top"] = [];
+  for (const [candidate, probability] of probabilities) {
+    if (alternatives.length >= top) break;
+    alternatives.push({ token: piece(candidate), logprob: Math.log(probability) });
+  }
+  return { token: piece(token), logprob: Math.log(probabilities.get(token) ?? 0), top: alternatives };
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Llama, LlamaGrammar } from "node-llama-cpp";
 import { invalidRequest } from "../errors.js";
+import { toGrammarSchema } from "./json-schema-grammar.js";
 import type { OutputConstraint } from "./types.js";
 
 const MAX_GRAMMARS = 32;
@@ -28,7 +29,7 @@ export class GrammarCache {
   private async compile(constraint: OutputConstraint): Promise<LlamaGrammar> {
     try {
       if (constraint.kind === "json") return await this.llama.getGrammarFor("json");
-      if (constraint.kind === "json_schema") return await this.llama.createGrammarForJsonSchema(constraint.schema as never);
+      if (constraint.kind === "json_schema") return await this.llama.createGrammarForJsonSchema(toGrammarSchema(constraint.schema) as never);
       return await this.llama.createGrammar({ grammar: constraint.grammar });
     } catch (error) {
       const param = constraint.kind === "gbnf" ? "grammar" : "response_format";

@@ -3,6 +3,9 @@ import type { EngineConfig, GatewayConfig } from "../config/schema.js";
 import { ApiError, invalidRequest, timedOut } from "../errors.js";
 import { defaultThreadsPerContext } from "./cpu-budget.js";
 import { generateOnSlot } from "./generation.js";
+import { ReasoningSplitter, separateReasoning, type ReasoningMode } from "./reasoning.js";
+import { generateWithAutoCalls } from "./tools/auto-calls.js";
+import { ForcedCallReader, forcedCallConstraint, forcedCallLayout, forcedToolCalls } from "./tools/forced-calls.js";
 import { GrammarCache } from "./grammar-cache.js";
 import { PromptRenderer } from "./prompt.js";
 import { Slot } from "./slot.js";
@@ -30,6 +33,7 @@ export class LlamaEngine implements ModelEngine {
     private readonly scheduler: SlotScheduler<Slot>,
     private readonly renderer: PromptRenderer,
     private readonly requestTimeoutMs: number,
+    private readonly reasoning: ReasoningMode,
   ) {
     this.grammars = new GrammarCache(model.llama);
   }
@@ -82,11 +86,15 @@ export class LlamaEngine implements ModelEngine {
       chatTemplate: renderer.templateName,
       created: Math.floor(Date.now() / 1000),
     };
-    return new LlamaEngine(description, model, contexts, slots, scheduler, renderer, config.request.timeoutMs);
+    return new LlamaEngine(description, model, contexts, slots, scheduler, renderer, config.request.timeoutMs, engine.reasoning);
   }
 
   async start(request: GenerationRequest, clientSignal: AbortSignal): Promise<Generation> {
-    const prompt = this.renderer.render(request.prompt);
+    const tools = request.prompt.kind === "chat" ? request.tools : undefined;
+    const autoCalls = tools?.choice.mode === "auto";
+    // A forced call is JSON from the first token: neither a user's constraint nor a thinking block comes first.
+    if (tools && !autoCalls) request = { ...request, constraint: forcedCallConstraint(tools) };
+    const prompt = this.renderer.render(request.prompt, { tools: tools?.tools, openThought: !request.constraint });
     const ctxSize = this.description.ctxSize;
     if (prompt.tokens.length >= ctxSize) {
       const what = request.prompt.kind === "chat" ? "messages" : "prompt";
@@ -124,13 +132,13 @@ export class LlamaEngine implements ModelEngine {
       if (!started) release();
     };
     signal.addEventListener("abort", releaseIfIdle, { once: true });
-    const model = this.model;
     const timeoutMs = this.requestTimeoutMs;
+    const generate = () => this.eventsOnSlot({ slot, prompt, reused, request, signal, grammar });
     async function* events(): AsyncGenerator<GenerationEvent> {
       started = true;
       try {
         if (signal.aborted) return;
-        yield* generateOnSlot({ model, slot, prompt, reused, request, signal, grammar, evaluationPriority: undefined });
+        yield* generate();
         if (timeout.aborted && !clientSignal.aborted) {
           yield { type: "error", error: timedOut(`The request did not finish within ${timeoutMs} ms and was stopped.`).toData() };
         }
@@ -141,6 +149,19 @@ export class LlamaEngine implements ModelEngine {
       }
     }
     return { ...generation, events: events() };
+  }
+
+  /** The events of one answer: plain, with tool calls in the model's syntax (auto) or forced as JSON, with thinking split off. */
+  private eventsOnSlot(job: Omit<Parameters<typeof generateOnSlot>[0], "model">): AsyncIterable<GenerationEvent> {
+    const { request, prompt } = job;
+    const tools = request.prompt.kind === "chat" ? request.tools : undefined;
+    if (tools?.choice.mode === "auto" && request.prompt.kind === "chat")
+      return generateWithAutoCalls({ ...job, model: this.model, renderer: this.renderer, messages: request.prompt.messages, tools, promptTokens: prompt.tokens.length, reasoning: this.reasoning });
+    const events = generateOnSlot({ ...job, model: this.model });
+    if (tools) return forcedToolCalls(events, new ForcedCallReader(forcedCallLayout(tools)));
+    const markers = this.renderer.thoughtMarkers;
+    if (!markers || this.reasoning === "inline" || request.prompt.kind !== "chat") return events;
+    return separateReasoning(events, new ReasoningSplitter(markers, prompt.opensInThought));
   }
 
   /** Embeddings from a context of their own, made on first use; one input at a time (a context evaluates one sequence here). */

@@ -1,9 +1,35 @@
 // The engine boundary: plain, serialisable data only, so an engine can later live in another
 // process without the HTTP layer noticing.
 
-export interface ChatMessage {
-  role: "system" | "user" | "assistant";
-  content: string;
+export interface ToolCall {
+  id: string;
+  name: string;
+  /** The arguments as JSON text, as the model wrote them (OpenAI's `function.arguments`). */
+  arguments: string;
+}
+
+export type ChatMessage =
+  | { role: "system" | "user"; content: string }
+  | { role: "assistant"; content: string; toolCalls?: ToolCall[] }
+  | { role: "tool"; toolCallId: string; content: string };
+
+/** A function the model may call; `parameters` is a JSON schema. */
+export interface ToolDefinition {
+  name: string;
+  description?: string;
+  parameters?: Record<string, unknown>;
+}
+
+/**
+ * `auto`: the model decides, in its own call syntax (node-llama-cpp's function calling).
+ * `required` / `function`: the answer is a call, constrained to JSON by a grammar (as vLLM does).
+ */
+export type ToolChoice = { mode: "auto" } | { mode: "required" } | { mode: "function"; name: string };
+
+export interface ToolUse {
+  tools: ToolDefinition[];
+  choice: ToolChoice;
+  parallel: boolean;
 }
 
 export type PromptInput = { kind: "chat"; messages: ChatMessage[] } | { kind: "text"; text: string };
@@ -34,9 +60,13 @@ export interface GenerationRequest {
   /** Keep generating past end-of-generation tokens (fixed-length output for benchmarks). */
   ignoreEos?: boolean;
   constraint?: OutputConstraint;
+  /** Absent, or with tool_choice "none": plain text. */
+  tools?: ToolUse;
+  /** Report each token's log-probability and this many alternatives (0 = the token's only). */
+  logprobs?: { top: number };
 }
 
-export type FinishReason = "stop" | "length";
+export type FinishReason = "stop" | "length" | "tool_calls";
 
 export interface Usage {
   promptTokens: number;
@@ -53,8 +83,20 @@ export interface ErrorData {
   param: string | null;
 }
 
+/** A generated token's log-probability and the most likely alternatives at its position. */
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+  top: { token: string; logprob: number }[];
+}
+
 export type GenerationEvent =
-  | { type: "text"; text: string }
+  | { type: "text"; text: string; logprobs?: TokenLogprob[] }
+  /** Thinking, when the chat template separates it from the answer (OpenAI-compatible servers' reasoning_content). */
+  | { type: "reasoning"; text: string }
+  /** A tool call begins; its arguments follow as fragments of JSON text. */
+  | { type: "tool_call"; index: number; id: string; name: string }
+  | { type: "tool_arguments"; index: number; text: string }
   | { type: "done"; finishReason: FinishReason; usage: Usage }
   | { type: "error"; error: ErrorData };
 

@@ -65,7 +65,7 @@ export async function buildApp({ config, models, logger }: AppOptions): Promise<
   });
   const context: ApiContext = {
     models,
-    limits: { maxTokens: config.request.maxTokens, sseKeepAliveMs: config.http.sseKeepAliveMs },
+    limits: { maxTokens: config.request.maxTokens, maxChoices: config.request.maxChoices, maxTopLogprobs: config.request.maxTopLogprobs, sseKeepAliveMs: config.http.sseKeepAliveMs },
     keys,
     limiter: limiter.limiter,
     metrics,

@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { GatewayConfig, ModelEntryConfig } from "../config/schema.js";
-import { ApiError } from "../errors.js";
-import type { EngineStats, FinishReason, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine, Usage } from "../engine/types.js";
+import { ApiError, invalidRequest } from "../errors.js";
+import type { ChatMessage, EngineStats, FinishReason, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine, ToolUse, Usage } from "../engine/types.js";
 
 type UpstreamConfig = NonNullable<ModelEntryConfig["upstreams"]>[number];
 
@@ -13,7 +13,11 @@ interface Upstream extends UpstreamConfig {
 
 interface OpenAiChunk {
   error?: { message: string; type?: string; code?: string | null; param?: string | null };
-  choices?: { text?: string; delta?: { content?: string | null }; finish_reason?: string | null }[];
+  choices?: {
+    text?: string;
+    delta?: { content?: string | null; reasoning_content?: string | null; tool_calls?: { index: number; id?: string; function?: { name?: string; arguments?: string } }[] };
+    finish_reason?: string | null;
+  }[];
   usage?: { prompt_tokens: number; completion_tokens: number; prompt_tokens_details?: { cached_tokens?: number } } | null;
 }
 
@@ -44,6 +48,7 @@ export class UpstreamEngine implements ModelEngine {
   }
 
   async start(request: GenerationRequest, signal: AbortSignal): Promise<Generation> {
+    if (request.logprobs) throw invalidRequest(`'logprobs' is not supported for '${this.description.id}', a model served by upstream servers.`, "logprobs");
     const tried = new Set<Upstream>();
     let lastError: ApiError | undefined;
     for (let upstream = this.pick(tried); upstream; upstream = this.pick(tried)) {
@@ -82,7 +87,8 @@ export class UpstreamEngine implements ModelEngine {
     const chat = request.prompt.kind === "chat";
     const body = {
       model: upstream.model ?? this.description.id,
-      ...(request.prompt.kind === "chat" ? { messages: request.prompt.messages } : { prompt: request.prompt.text }),
+      ...(request.prompt.kind === "chat" ? { messages: request.prompt.messages.map(toOpenAiMessage) } : { prompt: request.prompt.text }),
+      ...(request.tools ? toOpenAiTools(request.tools) : {}),
       max_tokens: request.maxTokens,
       temperature: request.sampling.temperature,
       top_p: request.sampling.topP,
@@ -145,7 +151,12 @@ export class UpstreamEngine implements ModelEngine {
             text++;
             yield { type: "text", text: delta };
           }
-          if (choice?.finish_reason) finish = choice.finish_reason === "length" ? "length" : "stop";
+          if (choice?.delta?.reasoning_content) yield { type: "reasoning", text: choice.delta.reasoning_content };
+          for (const call of choice?.delta?.tool_calls ?? []) {
+            if (call.id) yield { type: "tool_call", index: call.index, id: call.id, name: call.function?.name ?? "" };
+            if (call.function?.arguments) yield { type: "tool_arguments", index: call.index, text: call.function.arguments };
+          }
+          if (choice?.finish_reason) finish = choice.finish_reason === "length" || choice.finish_reason === "tool_calls" ? choice.finish_reason : "stop";
         }
       }
       if (!finish) {
@@ -186,4 +197,19 @@ export class UpstreamEngine implements ModelEngine {
       }),
     );
   }
+}
+
+function toOpenAiMessage(message: ChatMessage): object {
+  if (message.role === "tool") return { role: "tool", tool_call_id: message.toolCallId, content: message.content };
+  if (message.role === "assistant" && message.toolCalls)
+    return { role: "assistant", content: message.content || null, tool_calls: message.toolCalls.map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } })) };
+  return { role: message.role, content: message.content };
+}
+
+function toOpenAiTools({ tools, choice, parallel }: ToolUse): object {
+  return {
+    tools: tools.map((t) => ({ type: "function", function: { name: t.name, ...(t.description ? { description: t.description } : {}), ...(t.parameters ? { parameters: t.parameters } : {}) } })),
+    tool_choice: choice.mode === "function" ? { type: "function", function: { name: choice.name } } : choice.mode,
+    parallel_tool_calls: parallel,
+  };
 }

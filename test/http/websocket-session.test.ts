@@ -45,7 +45,7 @@ function session(engine: ScriptedEngine, stallTimeoutMs: number) {
   new SocketSession(
     socket as unknown as WebSocket,
     socketEndpoints([completionsEndpoint] as GenerationEndpoint[]),
-    { models: registry, limits: { maxTokens: 100, sseKeepAliveMs: 10_000 }, keys: ApiKeys.fromConfig(config), limiter: createLimiter(config, log).limiter, metrics: new GatewayMetrics(registry, () => "memory"), lifecycle: new Lifecycle(), logContent: false },
+    { models: registry, limits: { maxTokens: 100, maxChoices: 4, maxTopLogprobs: 5, sseKeepAliveMs: 10_000 }, keys: ApiKeys.fromConfig(config), limiter: createLimiter(config, log).limiter, metrics: new GatewayMetrics(registry, () => "memory"), lifecycle: new Lifecycle(), logContent: false },
     config.ws,
     { name: ANONYMOUS, limits: { rpm: 0, tpm: 0, maxConcurrent: 0 } },
     log,

@@ -31,6 +31,21 @@ describe("grammar-constrained output and sampling extensions", () => {
     expect(["sad", "glad", "calm"]).toContain(JSON.parse(text).mood);
   });
 
+  it("enforces anyOf, nullable and free-form objects (node-llama-cpp alone would turn them into null)", async () => {
+    const schema = {
+      type: "object",
+      properties: { pick: { anyOf: [{ type: "boolean" }, { enum: ["x", "y"] }] }, note: { type: "string", maxLength: 8, nullable: true }, extra: { type: "object" } },
+      required: ["pick", "note", "extra"],
+    };
+    for (const seed of [1, 2, 3]) {
+      const completion = await gw.client.chat.completions.create({ model: gw.model, messages: messages as never, response_format: { type: "json_schema", json_schema: { name: "s", schema } }, max_tokens: 80, temperature: 1, seed });
+      const parsed = JSON.parse(completion.choices[0]!.message.content!);
+      expect(typeof parsed.pick === "boolean" || ["x", "y"].includes(parsed.pick)).toBe(true);
+      expect(parsed.note === null || (typeof parsed.note === "string" && parsed.note.length <= 8)).toBe(true);
+      expect(typeof parsed.extra === "object" && parsed.extra !== null && !Array.isArray(parsed.extra)).toBe(true);
+    }
+  });
+
   it("refuses a schema keyword it cannot enforce, naming it", async () => {
     const schema = { type: "object", properties: { name: { type: "string", pattern: "^[a-z]+$" } } };
     const response = await postJson(gw.baseURL, "/chat/completions", { model: gw.model, messages, response_format: { type: "json_schema", json_schema: { name: "x", schema } } });

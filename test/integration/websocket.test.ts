@@ -2,41 +2,7 @@ import { once } from "node:events";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { jsonBody, postJson, sseData, startTestGateway, SYNTHETIC_57M, waitForIdleSlots, type TestGateway } from "../helpers/gateway.js";
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Message = any;
-
-/** A ws client that collects every server message and can wait for one. */
-class TestSocket {
-  readonly messages: Message[] = [];
-  private waiters: { match: (m: Message) => boolean; resolve: (m: Message) => void }[] = [];
-  private constructor(readonly ws: WebSocket) {
-    ws.on("message", (data) => {
-      const message = JSON.parse(data.toString());
-      this.messages.push(message);
-      this.waiters = this.waiters.filter((w) => (w.match(message) ? (w.resolve(message), false) : true));
-    });
-  }
-  static async open(gw: TestGateway, options: WebSocket.ClientOptions = {}): Promise<TestSocket> {
-    const ws = new WebSocket(`${gw.baseURL.replace(/^http/, "ws")}/ws`, options);
-    await once(ws, "open");
-    return new TestSocket(ws);
-  }
-  send(message: unknown): void {
-    this.ws.send(typeof message === "string" ? message : JSON.stringify(message));
-  }
-  next(match: (m: Message) => boolean): Promise<Message> {
-    const seen = this.messages.find(match);
-    if (seen) return Promise.resolve(seen);
-    return new Promise((resolve) => this.waiters.push({ match, resolve }));
-  }
-  forId(id: string): Message[] {
-    return this.messages.filter((m) => m.id === id);
-  }
-  close(): void {
-    this.ws.close();
-  }
-}
+import { TestSocket, type Message } from "../helpers/websocket.js";
 
 const completion = (id: string, body: object) => ({ type: "completions.create", id, body });
 

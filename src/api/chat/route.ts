@@ -1,12 +1,18 @@
 import { generationRoute } from "../shared/generation-route.js";
-import type { GenerationEndpoint } from "../shared/endpoint.js";
-import { ChatCompletionBody, chatResponseShape, toChatMessages } from "./protocol.js";
+import { logprobsOption, type GenerationEndpoint } from "../shared/endpoint.js";
+import { invalidRequest } from "../../errors.js";
+import { ChatCompletionBody, chatResponseShape, toChatMessages, toToolUse } from "./protocol.js";
 
 export const chatCompletionsEndpoint: GenerationEndpoint<ChatCompletionBody> = {
   path: "/v1/chat/completions",
   messageType: "chat.completions.create",
   bodySchema: ChatCompletionBody,
   toPrompt: (body) => ({ kind: "chat", messages: toChatMessages(body.messages) }),
+  toOptions: (body, limits) => {
+    if (body.top_logprobs != null && body.logprobs !== true) throw invalidRequest("'top_logprobs' needs 'logprobs': true.", "top_logprobs");
+    const tools = toToolUse(body);
+    return { ...(tools ? { tools } : {}), ...(body.logprobs ? logprobsOption(body.top_logprobs ?? 0, "top_logprobs", limits) : {}) };
+  },
   shapeFor: chatResponseShape,
 };
 

@@ -1,5 +1,5 @@
 import { generationRoute } from "../shared/generation-route.js";
-import type { GenerationEndpoint } from "../shared/endpoint.js";
+import { logprobsOption, type GenerationEndpoint } from "../shared/endpoint.js";
 import { CompletionBody, completionResponseShape } from "./protocol.js";
 
 export const completionsEndpoint: GenerationEndpoint<CompletionBody> = {
@@ -7,6 +7,7 @@ export const completionsEndpoint: GenerationEndpoint<CompletionBody> = {
   messageType: "completions.create",
   bodySchema: CompletionBody,
   toPrompt: (body) => ({ kind: "text", text: body.prompt }),
+  toOptions: (body, limits) => (body.logprobs == null ? {} : logprobsOption(body.logprobs, "logprobs", limits)),
   shapeFor: completionResponseShape,
 };
 

@@ -1,15 +1,16 @@
 import type { TSchema } from "typebox";
 import type { Identity } from "../../auth/api-keys.js";
-import type { Generation, GenerationEvent, GenerationRequest, ModelEngine, PromptInput } from "../../engine/types.js";
+import type { Generation, GenerationRequest, ModelEngine, PromptInput } from "../../engine/types.js";
 import type { Admission } from "../../ratelimit/rate-limiter.js";
 import { estimatePromptTokens } from "../../ratelimit/token-estimate.js";
-import { ApiError } from "../../errors.js";
+import { ApiError, invalidRequest } from "../../errors.js";
 import type { GatewayMetrics } from "../../observability/metrics.js";
 import type { RequestRecord } from "../../observability/request-record.js";
 import { shuttingDown, type Lifecycle } from "../../server/lifecycle.js";
 import type { ApiContext } from "../context.js";
 import { toGenerationRequest, type SamplingBody } from "./sampling.js";
-import type { ResponseShape } from "./response-shape.js";
+import type { AnswerEvent, ResponseShape } from "./response-shape.js";
+import { mergeChoices } from "./choices.js";
 
 /** One text-generating endpoint, as both transports (HTTP and WebSocket) serve it. */
 export interface GenerationEndpoint<Body extends SamplingBody = SamplingBody> {
@@ -19,12 +20,16 @@ export interface GenerationEndpoint<Body extends SamplingBody = SamplingBody> {
   messageType: string;
   bodySchema: TSchema;
   toPrompt(body: Body): PromptInput;
+  /** The endpoint's own request fields (tools, logprobs); throws a 400 ApiError for a bad combination or one over the limits. */
+  toOptions(body: Body, limits: ApiContext["limits"]): Pick<GenerationRequest, "tools" | "logprobs">;
   shapeFor(model: string): ResponseShape;
 }
 
 export interface PreparedGeneration {
   engine: ModelEngine;
   generation: GenerationRequest;
+  /** n: how many choices to generate for the one prompt. */
+  choices: number;
   shape: ResponseShape;
   includeUsage: boolean;
 }
@@ -32,12 +37,26 @@ export interface PreparedGeneration {
 /** From a validated body to what the engine and the writers need; throws ApiError (404, 400). */
 export function prepareGeneration<Body extends SamplingBody>(endpoint: GenerationEndpoint<Body>, body: Body, { models, limits }: ApiContext): PreparedGeneration {
   const engine = models.resolve(body.model);
+  const choices = body.n ?? 1;
+  if (choices > limits.maxChoices) throw invalidRequest(`'n' is too large: ${choices}. This server allows at most ${limits.maxChoices}.`, "n", "invalid_value");
+  const options = endpoint.toOptions(body, limits);
+  if (options.logprobs && options.tools?.choice.mode === "auto")
+    throw invalidRequest("'logprobs' with tool_choice 'auto' is not supported: the model's own call syntax is parsed apart from its tokens. Use tool_choice 'required' or a named function.", "logprobs");
+  const generation = { ...toGenerationRequest(body, endpoint.toPrompt(body), limits, engine.description.sampling), ...options };
+  if (options.tools) generation.ignoreEos = false; // a call ends where its JSON ends
   return {
     engine,
-    generation: toGenerationRequest(body, endpoint.toPrompt(body), limits, engine.description.sampling),
+    generation,
+    choices,
     shape: endpoint.shapeFor(engine.description.id), // the canonical id, also for an alias (OpenAI answers with the exact model too)
     includeUsage: body.stream_options?.include_usage === true,
   };
+}
+
+/** `logprobs: {top}` within request.maxTopLogprobs; `param` names the field that asked for it. */
+export function logprobsOption(top: number, param: string, limits: ApiContext["limits"]): Pick<GenerationRequest, "logprobs"> {
+  if (top > limits.maxTopLogprobs) throw invalidRequest(`At most ${limits.maxTopLogprobs} top log-probabilities per token are allowed here; asked for ${top}.`, param, "invalid_value");
+  return { logprobs: { top } };
 }
 
 /** Names the request's caller and model in its record, then charges the caller's rate limits; throws a 429 ApiError (with its headers) when over. */
@@ -46,7 +65,7 @@ export async function admitGeneration(prepared: PreparedGeneration, identity: Id
   record.key = identity.name;
   record.model = engine.description.id;
   if (record.keepContent) record.prompt = generation.prompt;
-  return chargeLimits(identity, engine.description.id, estimatePromptTokens(generation.prompt) + generation.maxTokens, context);
+  return chargeLimits(identity, engine.description.id, estimatePromptTokens(generation.prompt) + prepared.choices * generation.maxTokens, context);
 }
 
 /** Admits a request against the caller's limits (any endpoint that costs tokens); counts a 429 in the metrics. */
@@ -59,28 +78,54 @@ export async function chargeLimits(identity: Identity, model: string, estimatedT
   }
 }
 
+/** A started answer: where its first choice runs, and the events of all its choices. */
+export interface Answer extends Omit<Generation, "events"> {
+  events: AsyncIterable<AnswerEvent>;
+}
+
 /**
- * Starts an admitted generation. Its events are observed on the way (time to first token, token gaps
- * and counts into the record and the metrics); when they end, however they end, the admission is
- * settled with the real token count. A drain that cancels the generation ends its events with a
- * `server_shutting_down` error, so streams close with an error event rather than a cut connection.
+ * Starts an admitted answer: one generation per choice, each on a slot of its own (all or none: if one
+ * cannot start, the others are cancelled). Its events are observed on the way (time to first token,
+ * token gaps and counts into the record and the metrics); when they end, however they end, the
+ * admission is settled with the real token count, the prompt counted once. A drain that cancels the
+ * generation ends its events with a `server_shutting_down` error, so streams close with an error
+ * event rather than a cut connection.
  */
-export async function startGeneration(prepared: PreparedGeneration, admission: Admission, record: RequestRecord, clientSignal: AbortSignal, { lifecycle, metrics }: ApiContext): Promise<Generation> {
+export async function startGeneration(prepared: PreparedGeneration, admission: Admission, record: RequestRecord, clientSignal: AbortSignal, { lifecycle, metrics }: ApiContext): Promise<Answer> {
   let run: ReturnType<Lifecycle["begin"]> | undefined;
-  let started: Generation;
+  let started: Generation[];
+  const abandonStart = new AbortController();
   try {
     run = lifecycle.begin();
-    started = await prepared.engine.start(prepared.generation, AbortSignal.any([clientSignal, run.signal]));
+    const signal = AbortSignal.any([clientSignal, run.signal, abandonStart.signal]);
+    const attempts = await Promise.allSettled(Array.from({ length: prepared.choices }, (_, index) => prepared.engine.start(choiceRequest(prepared.generation, index), signal)));
+    const failed = attempts.find((a): a is PromiseRejectedResult => a.status === "rejected");
+    if (failed) {
+      abandonStart.abort(new Error("another choice could not start"));
+      throw failed.reason;
+    }
+    started = attempts.map((a) => (a as PromiseFulfilledResult<Generation>).value);
   } catch (error) {
     admission.settle(0);
     run?.end();
     throw error;
   }
   const model = prepared.engine.description.id;
-  Object.assign(record, { slot: started.slot, queueWaitMs: started.queueWaitMs, promptTokens: started.promptTokens, cachedTokens: started.cachedTokens });
-  metrics.promptTokens.inc({ model, source: "cached" }, started.cachedTokens);
-  metrics.promptTokens.inc({ model, source: "evaluated" }, started.promptTokens - started.cachedTokens);
-  return { ...started, events: observed(started.events, { model, admission, record, metrics, run: run!, promptTokens: started.promptTokens }) };
+  const first = started[0]!;
+  Object.assign(record, { slot: first.slot, queueWaitMs: Math.max(...started.map((g) => g.queueWaitMs)), promptTokens: first.promptTokens, cachedTokens: first.cachedTokens });
+  for (const generation of started) {
+    metrics.promptTokens.inc({ model, source: "cached" }, generation.cachedTokens);
+    metrics.promptTokens.inc({ model, source: "evaluated" }, generation.promptTokens - generation.cachedTokens);
+  }
+  const events = mergeChoices(started.map((g) => g.events));
+  return { ...first, events: observed(events, { model, admission, record, metrics, run: run!, promptTokens: first.promptTokens }) };
+}
+
+/** Choice i samples with seed + i: n choices of one seeded request differ from each other and are each reproducible. */
+function choiceRequest(generation: GenerationRequest, index: number): GenerationRequest {
+  const { seed } = generation.sampling;
+  if (index === 0 || seed === undefined) return generation;
+  return { ...generation, sampling: { ...generation.sampling, seed: (seed + index) % 2 ** 32 } };
 }
 
 interface Observation {
@@ -92,14 +137,14 @@ interface Observation {
   promptTokens: number;
 }
 
-async function* observed(events: AsyncIterable<GenerationEvent>, { model, admission, record, metrics, run, promptTokens }: Observation): AsyncGenerator<GenerationEvent> {
+async function* observed(events: AsyncIterable<AnswerEvent>, { model, admission, record, metrics, run, promptTokens }: Observation): AsyncGenerator<AnswerEvent> {
   const interTokenLatency = metrics.interTokenLatency.labels(model); // per token: look the series up once
   let generated = 0;
   let last = 0;
   let done = false;
   try {
     for await (const event of events) {
-      if (event.type === "text") {
+      if (event.type === "choice") {
         const now = performance.now();
         if (generated === 0) {
           record.ttftMs = now - record.startedAt;
@@ -107,10 +152,11 @@ async function* observed(events: AsyncIterable<GenerationEvent>, { model, admiss
         } else interTokenLatency.observe((now - last) / 1000);
         last = now;
         generated++;
-        if (record.keepContent) record.completion = (record.completion ?? "") + event.text;
+        if (record.keepContent && event.event.type === "text") record.completion = (record.completion ?? "") + event.event.text;
+      } else if (event.type === "finish") {
+        if (event.index === 0) record.finishReason = event.finishReason;
       } else if (event.type === "done") {
         done = true;
-        record.finishReason = event.finishReason;
         record.completionTokens = event.usage.completionTokens;
         admission.settle(event.usage.promptTokens + event.usage.completionTokens);
       } else record.errorStatus = event.error.status;

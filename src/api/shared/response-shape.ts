@@ -1,13 +1,40 @@
-import type { ErrorData, FinishReason, GenerationEvent, Usage } from "../../engine/types.js";
+import type { ErrorData, FinishReason, GenerationEvent, TokenLogprob, ToolCall, Usage } from "../../engine/types.js";
 
-/** How one endpoint shapes the shared generation events into its OpenAI objects. */
+/**
+ * The events of a whole answer, all choices together: each choice's generation events tagged with
+ * its index, a finish per choice, then one done with the usage of them all (or one error).
+ */
+export type AnswerEvent =
+  | { type: "choice"; index: number; event: Extract<GenerationEvent, { type: "text" | "reasoning" | "tool_call" | "tool_arguments" }> }
+  | { type: "finish"; index: number; finishReason: FinishReason }
+  | { type: "done"; usage: Usage }
+  | { type: "error"; error: ErrorData };
+
+/** One streamed piece of a choice: text, thinking, the start of a tool call (id and name) or a fragment of its arguments. */
+export interface ChoiceDelta {
+  text?: string;
+  reasoning?: string;
+  toolCall?: { index: number; id?: string; name?: string; arguments?: string };
+  logprobs?: TokenLogprob[];
+}
+
+/** One choice of a finished answer. */
+export interface AnswerChoice {
+  text: string;
+  reasoning: string;
+  toolCalls: ToolCall[];
+  logprobs: TokenLogprob[] | null;
+  finishReason: FinishReason;
+}
+
+/** How one endpoint shapes the shared answer events into its OpenAI objects. */
 export interface ResponseShape {
-  /** Sent before the first token (chat sends the assistant role here). */
-  streamStart?(): object;
-  streamDelta(text: string): object;
-  streamFinish(reason: FinishReason): object;
+  /** Sent before a choice's first token (chat sends the assistant role here). */
+  streamStart?(index: number): object;
+  streamDelta(index: number, delta: ChoiceDelta): object;
+  streamFinish(index: number, reason: FinishReason): object;
   streamUsage(usage: OpenAiUsage): object;
-  complete(text: string, reason: FinishReason, usage: OpenAiUsage): object;
+  complete(choices: AnswerChoice[], usage: OpenAiUsage): object;
 }
 
 export interface OpenAiUsage {
@@ -26,6 +53,13 @@ export function toOpenAiUsage(usage: Usage): OpenAiUsage {
   };
 }
 
+const bytesOf = (text: string) => [...Buffer.from(text, "utf8")];
+
+/** Chat's logprobs entry: the token, its log-probability, its UTF-8 bytes and the top alternatives. */
+export function toOpenAiLogprob({ token, logprob, top }: TokenLogprob) {
+  return { token, logprob, bytes: bytesOf(token), top_logprobs: top.map((t) => ({ token: t.token, logprob: t.logprob, bytes: bytesOf(t.token) })) };
+}
+
 export function openAiError(error: ErrorData) {
   return { message: error.message, type: error.type, param: error.param, code: error.code };
 }
@@ -36,20 +70,55 @@ export type StreamItem =
   | { kind: "error"; error: ErrorData };
 
 /**
- * The streamed form of a generation, whatever the transport: the chunks OpenAI sends (role first,
- * one per text event, the finish chunk, the usage chunk when asked for), then an end or an error.
+ * The streamed form of an answer, whatever the transport: the chunks OpenAI sends (role first for each
+ * choice, one per event, a finish chunk per choice, the usage chunk when asked for), then an end or an error.
  */
-export async function* streamItems(events: AsyncIterable<GenerationEvent>, shape: ResponseShape, includeUsage: boolean): AsyncGenerator<StreamItem> {
-  const start = shape.streamStart?.();
-  if (start) yield { kind: "chunk", data: start };
+export async function* streamItems(events: AsyncIterable<AnswerEvent>, shape: ResponseShape, choices: number, includeUsage: boolean): AsyncGenerator<StreamItem> {
+  if (shape.streamStart) for (let index = 0; index < choices; index++) yield { kind: "chunk", data: shape.streamStart(index) };
   for await (const event of events) {
-    if (event.type === "text") yield { kind: "chunk", data: shape.streamDelta(event.text) };
+    if (event.type === "choice") yield { kind: "chunk", data: shape.streamDelta(event.index, toDelta(event.event)) };
+    else if (event.type === "finish") yield { kind: "chunk", data: shape.streamFinish(event.index, event.finishReason) };
     else if (event.type === "error") return yield { kind: "error", error: event.error };
     else {
       const usage = toOpenAiUsage(event.usage);
-      yield { kind: "chunk", data: shape.streamFinish(event.finishReason) };
       if (includeUsage) yield { kind: "chunk", data: shape.streamUsage(usage) };
       return yield { kind: "end", usage };
     }
   }
+}
+
+function toDelta(event: Extract<AnswerEvent, { type: "choice" }>["event"]): ChoiceDelta {
+  switch (event.type) {
+    case "text":
+      return { text: event.text, ...(event.logprobs ? { logprobs: event.logprobs } : {}) };
+    case "reasoning":
+      return { reasoning: event.text };
+    case "tool_call":
+      return { toolCall: { index: event.index, id: event.id, name: event.name } };
+    case "tool_arguments":
+      return { toolCall: { index: event.index, arguments: event.text } };
+  }
+}
+
+/** Collects a whole answer for a JSON response; an error event becomes the thrown ApiError's data. */
+export async function collectAnswer(events: AsyncIterable<AnswerEvent>, choices: number, withLogprobs: boolean, signal: AbortSignal): Promise<{ choices: AnswerChoice[]; usage: Usage } | { error: ErrorData } | undefined> {
+  const answers: AnswerChoice[] = Array.from({ length: choices }, () => ({ text: "", reasoning: "", toolCalls: [], logprobs: withLogprobs ? [] : null, finishReason: "stop" }));
+  for await (const event of events) {
+    if (signal.aborted) return undefined;
+    if (event.type === "error") return { error: event.error };
+    if (event.type === "done") return { choices: answers, usage: event.usage };
+    const answer = answers[event.index]!;
+    if (event.type === "finish") {
+      answer.finishReason = event.finishReason;
+      continue;
+    }
+    const { event: e } = event;
+    if (e.type === "text") {
+      answer.text += e.text;
+      if (e.logprobs) answer.logprobs?.push(...e.logprobs);
+    } else if (e.type === "reasoning") answer.reasoning += e.text;
+    else if (e.type === "tool_call") answer.toolCalls[e.index] = { id: e.id, name: e.name, arguments: "" };
+    else answer.toolCalls[e.index]!.arguments += e.text;
+  }
+  return undefined;
 }

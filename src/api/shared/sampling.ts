@@ -11,7 +11,7 @@ export const SamplingFields = {
   max_tokens: Nullable(Type.Integer({ minimum: 1 })),
   temperature: Nullable(Type.Number({ minimum: 0, maximum: 2 })),
   top_p: Nullable(Type.Number({ minimum: 0, maximum: 1 })),
-  n: Nullable(Type.Integer({ minimum: 1, maximum: 1 })),
+  n: Nullable(Type.Integer({ minimum: 1, maximum: 128 })),
   stop: Nullable(Type.Union([Type.String(), Type.Array(Type.String(), { maxItems: 4 })])),
   seed: Nullable(Type.Integer()),
   presence_penalty: Nullable(Type.Number({ minimum: -2, maximum: 2 })),

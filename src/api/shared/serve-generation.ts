@@ -1,12 +1,11 @@
 import type { FastifyReply } from "fastify";
 import { ApiError } from "../../errors.js";
-import type { GenerationEvent } from "../../engine/types.js";
 import { SseWriter } from "../../server/sse-writer.js";
 import type { Admission } from "../../ratelimit/rate-limiter.js";
 import type { RequestRecord } from "../../observability/request-record.js";
 import type { ApiContext } from "../context.js";
 import { startGeneration, type PreparedGeneration } from "./endpoint.js";
-import { openAiError, streamItems, toOpenAiUsage, type ResponseShape } from "./response-shape.js";
+import { collectAnswer, openAiError, streamItems, toOpenAiUsage, type AnswerEvent } from "./response-shape.js";
 
 export interface ServeOptions extends PreparedGeneration {
   admission: Admission;
@@ -36,28 +35,24 @@ export async function serveGeneration(reply: FastifyReply, options: ServeOptions
       throw error;
     }
     if (options.stream) await writeStream(reply, started.events, abort.signal, options);
-    else await writeJson(reply, started.events, abort.signal, options.shape);
+    else await writeJson(reply, started.events, abort.signal, options);
   } finally {
     reply.raw.off("close", onClose);
   }
 }
 
-async function writeJson(reply: FastifyReply, events: AsyncIterable<GenerationEvent>, signal: AbortSignal, shape: ResponseShape): Promise<void> {
-  let text = "";
-  for await (const event of events) {
-    if (signal.aborted) break;
-    if (event.type === "text") text += event.text;
-    else if (event.type === "error") throw ApiError.fromData(event.error);
-    else return void (await reply.send(shape.complete(text, event.finishReason, toOpenAiUsage(event.usage))));
-  }
-  abandon(reply);
+async function writeJson(reply: FastifyReply, events: AsyncIterable<AnswerEvent>, signal: AbortSignal, { shape, choices, generation }: ServeOptions): Promise<void> {
+  const answer = await collectAnswer(events, choices, generation.logprobs !== undefined, signal);
+  if (!answer) return abandon(reply);
+  if ("error" in answer) throw ApiError.fromData(answer.error);
+  await reply.send(shape.complete(answer.choices, toOpenAiUsage(answer.usage)));
 }
 
 async function writeStream(
   reply: FastifyReply,
-  events: AsyncIterable<GenerationEvent>,
+  events: AsyncIterable<AnswerEvent>,
   signal: AbortSignal,
-  { shape, includeUsage, record, context }: ServeOptions,
+  { shape, choices, includeUsage, record, context }: ServeOptions,
 ): Promise<void> {
   reply.hijack();
   const sse = new SseWriter(reply.raw, context.limits.sseKeepAliveMs, { ...(reply.getHeaders() as Record<string, string>) });
@@ -66,7 +61,7 @@ async function writeStream(
   active.inc();
   let completed = false;
   try {
-    for await (const item of streamItems(events, shape, includeUsage)) {
+    for await (const item of streamItems(events, shape, choices, includeUsage)) {
       if (signal.aborted || sse.closed) break;
       if (item.kind === "chunk") await sse.send(item.data);
       else if (item.kind === "error") await sse.send({ error: openAiError(item.error) });

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { ApiError } from "../../errors.js";
 import type { Embeddings, EngineStats, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine } from "../types.js";
-import { EventQueue } from "./event-queue.js";
+import { EventQueue } from "../event-queue.js";
 import type { EngineSpec, FromEngine, ToEngine, WireError } from "./protocol.js";
 
 // Beside this file: engine-host.ts when running from source (through tsx), engine-host.js when built.

@@ -1,4 +1,4 @@
-/** Events pushed by one side (IPC), pulled by an async iterator on the other; `onStop` runs if the reader quits early. */
+/** Events pushed by one side (IPC, callbacks), pulled by an async iterator on the other; `onStop` runs if the reader quits early. */
 export class EventQueue<T> {
   private readonly items: T[] = [];
   private ended = false;

@@ -1,0 +1,134 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jsonBody, postJson, startTestGateway, waitForIdleSlots, type TestGateway } from "../helpers/gateway.js";
+import { TestSocket } from "../helpers/websocket.js";
+
+const messages = [{ role: "user" as const, content: "Tell me about the cat." }];
+
+describe("n > 1 choices on a real model", () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway({ engine: { slots: 2, ctxSize: 512 }, request: { maxChoices: 3 } });
+  });
+  afterAll(() => gw.close());
+
+  it("generates n different choices, the prompt counted once and every completion token counted", async () => {
+    const body = { model: gw.model, messages, max_tokens: 24, temperature: 1, seed: 11, ignore_eos: true } as never;
+    const one = await gw.client.chat.completions.create(body);
+    const three = await gw.client.chat.completions.create({ ...(body as object), n: 3 } as never);
+    expect(three.choices.map((c) => c.index)).toEqual([0, 1, 2]);
+    expect(new Set(three.choices.map((c) => c.message.content)).size).toBe(3);
+    // Choice 0 samples with the request's seed, choice i with seed + i: each is reproducible.
+    expect(three.choices[0]!.message.content).toBe(one.choices[0]!.message.content);
+    expect(three.usage!.prompt_tokens).toBe(one.usage!.prompt_tokens);
+    expect(three.usage!.completion_tokens).toBe(3 * 24);
+    expect(three.choices.every((c) => c.finish_reason === "length")).toBe(true);
+    await waitForIdleSlots(gw);
+  });
+
+  it("streams n choices with their index, each finished, the texts equal to the unstreamed ones", async () => {
+    const body = { model: gw.model, prompt: "Once upon a time", max_tokens: 16, temperature: 1, seed: 5, n: 2 };
+    const whole = await gw.client.completions.create(body);
+    const texts = ["", ""];
+    const finishes: (string | null)[] = [null, null];
+    let usage;
+    for await (const chunk of await gw.client.completions.create({ ...body, stream: true, stream_options: { include_usage: true } })) {
+      for (const choice of chunk.choices) {
+        texts[choice.index] += choice.text;
+        if (choice.finish_reason) finishes[choice.index] = choice.finish_reason;
+      }
+      usage = chunk.usage ?? usage;
+    }
+    expect(texts).toEqual(whole.choices.map((c) => c.text));
+    expect(finishes.every((f) => f !== null)).toBe(true);
+    expect(usage!.completion_tokens).toBe(whole.usage!.completion_tokens);
+  });
+
+  it("streams n choices over WebSocket with their index", async () => {
+    const socket = await TestSocket.open(gw);
+    socket.send({ type: "completions.create", id: "n", body: { model: gw.model, prompt: "Once upon a time", max_tokens: 10, n: 2, ignore_eos: true } });
+    const done = await socket.next((m) => m.type === "done" && m.id === "n");
+    const indexes = new Set(socket.forId("n").filter((m) => m.type === "chunk").flatMap((m) => m.data.choices.map((c: { index: number }) => c.index)));
+    socket.close();
+    expect([...indexes].sort()).toEqual([0, 1]);
+    expect(done.usage.completion_tokens).toBe(20);
+  });
+
+  it("refuses n above request.maxChoices", async () => {
+    const response = await postJson(gw.baseURL, "/chat/completions", { model: gw.model, messages, n: 4 });
+    expect(response.status).toBe(400);
+    expect((await jsonBody(response)).error).toMatchObject({ param: "n", code: "invalid_value" });
+  });
+});
+
+describe("logprobs on a real model", () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway({ engine: { slots: 1, ctxSize: 512 }, request: { maxTopLogprobs: 5 } });
+  });
+  afterAll(() => gw.close());
+
+  it("gives chat logprobs in OpenAI's shape: greedy picks the likeliest token, the tokens spell the answer", async () => {
+    const completion = await gw.client.chat.completions.create({ model: gw.model, messages, max_tokens: 12, temperature: 0, logprobs: true, top_logprobs: 3 });
+    const content = completion.choices[0]!.message.content!;
+    const entries = completion.choices[0]!.logprobs!.content!;
+    expect(entries).toHaveLength(completion.usage!.completion_tokens);
+    expect(entries.map((e) => e.token).join("").trim()).toBe(content.trim());
+    for (const entry of entries) {
+      expect(entry.logprob).toBeLessThanOrEqual(0);
+      expect(entry.top_logprobs).toHaveLength(3);
+      expect(entry.top_logprobs[0]!.token).toBe(entry.token);
+      expect(entry.top_logprobs[0]!.logprob).toBeCloseTo(entry.logprob, 10);
+      const tops = entry.top_logprobs.map((t) => t.logprob);
+      expect([...tops].sort((a, b) => b - a)).toEqual(tops);
+      expect(entry.bytes).toEqual([...Buffer.from(entry.token)]);
+    }
+  });
+
+  it("streams chat logprobs with the chunks that carry their text", async () => {
+    let text = "";
+    const tokens: string[] = [];
+    for await (const chunk of await gw.client.chat.completions.create({ model: gw.model, messages, max_tokens: 12, temperature: 0, logprobs: true, stream: true })) {
+      const choice = chunk.choices[0];
+      if (!choice) continue;
+      text += choice.delta.content ?? "";
+      for (const entry of choice.logprobs?.content ?? []) {
+        expect(entry.top_logprobs).toEqual([]);
+        tokens.push(entry.token);
+      }
+    }
+    expect(tokens.length).toBeGreaterThan(0);
+    expect(tokens.join("").trim()).toBe(text.trim());
+  });
+
+  it("gives legacy completions logprobs with tokens, token_logprobs, top_logprobs and text_offset", async () => {
+    const completion = await gw.client.completions.create({ model: gw.model, prompt: "Once upon a time", max_tokens: 10, temperature: 0, logprobs: 2 });
+    const choice = completion.choices[0]!;
+    const lp = choice.logprobs!;
+    expect(lp.tokens!.join("")).toBe(choice.text);
+    expect(lp.token_logprobs).toHaveLength(lp.tokens!.length);
+    expect(lp.text_offset).toEqual(lp.tokens!.map((_, i) => lp.tokens!.slice(0, i).join("").length));
+    lp.top_logprobs!.forEach((top, i) => {
+      expect(Object.keys(top)).toHaveLength(2);
+      expect(top[lp.tokens![i]!]).toBeCloseTo(lp.token_logprobs![i]!, 10);
+    });
+  });
+
+  it("reflects the sampling distribution: at temperature 1 with no truncation, probabilities of the alternatives sum below 1", async () => {
+    const completion = await gw.client.completions.create({ model: gw.model, prompt: "Once upon a time", max_tokens: 6, temperature: 1, seed: 2, logprobs: 5 });
+    for (const top of completion.choices[0]!.logprobs!.top_logprobs!) {
+      const sum = Object.values(top).reduce((s, lp) => s + Math.exp(lp), 0);
+      expect(sum).toBeGreaterThan(0);
+      expect(sum).toBeLessThanOrEqual(1 + 1e-6);
+    }
+  });
+
+  it.each([
+    ["top_logprobs above request.maxTopLogprobs", "/chat/completions", { messages, logprobs: true, top_logprobs: 6 }, "top_logprobs"],
+    ["top_logprobs without logprobs", "/chat/completions", { messages, top_logprobs: 2 }, "top_logprobs"],
+    ["completions logprobs above the limit", "/completions", { prompt: "x", logprobs: 6 }, "logprobs"],
+  ])("answers %s with 400", async (_name, path, extra, param) => {
+    const response = await postJson(gw.baseURL, path, { model: gw.model, max_tokens: 3, ...extra });
+    expect(response.status).toBe(400);
+    expect((await jsonBody(response)).error).toMatchObject({ param });
+  });
+});

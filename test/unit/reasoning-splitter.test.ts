@@ -1,0 +1,28 @@
+import { describe, expect, it } from "vitest";
+import { ReasoningSplitter } from "../../src/engine/reasoning.js";
+
+const joined = (pieces: { type: string; text: string }[]) =>
+  pieces.reduce<{ reasoning: string; text: string }>((acc, p) => ({ ...acc, [p.type]: acc[p.type as "text"] + p.text }), { reasoning: "", text: "" });
+
+describe("ReasoningSplitter", () => {
+  it("splits at markers that arrive cut into pieces, never letting part of a marker through", () => {
+    const splitter = new ReasoningSplitter({ prefix: "<think>", suffix: "</think>" }, false);
+    const pieces = ["<th", "ink>let me", " see</", "thi", "nk>\n\nThe ", "answer."].flatMap((chunk) => splitter.push(chunk));
+    pieces.push(...splitter.flush());
+    expect(pieces.every((p) => !p.text.includes("<") && !p.text.includes(">"))).toBe(true);
+    expect(joined(pieces)).toEqual({ reasoning: "let me see", text: "The answer." });
+  });
+
+  it("starts inside the block when the template opened it, and gives back a partial marker that was not one", () => {
+    const splitter = new ReasoningSplitter({ prefix: "<think>", suffix: "</think>" }, true);
+    const pieces = [...splitter.push("a < b </thin"), ...splitter.push("g> done</think>ok")];
+    pieces.push(...splitter.flush());
+    expect(joined(pieces)).toEqual({ reasoning: "a < b </thing> done", text: "ok" });
+  });
+
+  it("holds a trailing partial marker until the end, then lets it out as text", () => {
+    const splitter = new ReasoningSplitter({ prefix: "<think>", suffix: "</think>" }, false);
+    expect(splitter.push("x <thi")).toEqual([{ type: "text", text: "x " }]);
+    expect(splitter.flush()).toEqual([{ type: "text", text: "<thi" }]);
+  });
+});
