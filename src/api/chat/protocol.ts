@@ -3,12 +3,11 @@ import { Type, type Static } from "typebox";
 import { invalidRequest } from "../../errors.js";
 import type { ChatMessage, ToolUse } from "../../engine/types.js";
 import { checkSupportedSchema } from "../shared/json-schema-support.js";
-import { SamplingFields } from "../shared/sampling.js";
+import { Nullable, SamplingFields } from "../shared/sampling.js";
 import { toOpenAiLogprob, type AnswerChoice, type ChoiceDelta, type OpenAiUsage, type ResponseShape } from "../shared/response-shape.js";
 
 const TextPart = Type.Object({ type: Type.Literal("text"), text: Type.String() });
 const Content = Type.Union([Type.String(), Type.Array(TextPart), Type.Null()]);
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
 
 const ToolCall = Type.Object({
   id: Type.String({ minLength: 1 }),

@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { Type, type Static } from "typebox";
 import type { FinishReason, TokenLogprob } from "../../engine/types.js";
-import { SamplingFields } from "../shared/sampling.js";
+import { Nullable, SamplingFields } from "../shared/sampling.js";
 import type { OpenAiUsage, ResponseShape } from "../shared/response-shape.js";
 
 export const CompletionBody = Type.Object({
   ...SamplingFields,
   prompt: Type.String(),
-  logprobs: Type.Optional(Type.Union([Type.Integer({ minimum: 0, maximum: 20 }), Type.Null()])),
+  logprobs: Nullable(Type.Integer({ minimum: 0, maximum: 20 })),
 });
 
 export type CompletionBody = Static<typeof CompletionBody>;

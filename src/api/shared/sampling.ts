@@ -3,7 +3,7 @@ import { invalidRequest } from "../../errors.js";
 import type { GenerationRequest, ModelDescription, OutputConstraint, PromptInput } from "../../engine/types.js";
 import { checkSupportedSchema } from "./json-schema-support.js";
 
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
+export const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
 
 /** Request fields that chat and legacy completions share. Unknown fields are ignored, as OpenAI does. */
 export const SamplingFields = {
