@@ -98,6 +98,14 @@ describe("logprobs on a real model", () => {
     }
     expect(tokens.length).toBeGreaterThan(0);
     expect(tokens.join("").trim()).toBe(text.trim());
+
+    const socket = await TestSocket.open(gw);
+    socket.send({ type: "chat.completions.create", id: "lp", body: { model: gw.model, messages, max_tokens: 12, temperature: 0, logprobs: true, top_logprobs: 1 } });
+    await socket.next((m) => m.type === "done" && m.id === "lp");
+    const entries = socket.forId("lp").filter((m) => m.type === "chunk").flatMap((m) => m.data.choices[0]?.logprobs?.content ?? []);
+    socket.close();
+    expect(entries.map((e: { token: string }) => e.token)).toEqual(tokens);
+    expect(entries.every((e: { top_logprobs: unknown[] }) => e.top_logprobs.length === 1)).toBe(true);
   });
 
   it("gives legacy completions logprobs with tokens, token_logprobs, top_logprobs and text_offset", async () => {
