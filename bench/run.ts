@@ -14,6 +14,7 @@ const USAGE = `npm run bench -- [options]
   --model <path>          GGUF to serve (default ../shared/models/synthetic-llama-57M-random-Q8_0.gguf)
   --targets <list>        comma-separated: gateway (SSE; each model in its engine process), gateway-ws (the same
                           over /v1/ws), gateway-inproc (engine in the gateway's process, --isolation none),
+                          gateway-first-come (the batched layout without batch filling, --batch-strategy first-come),
                           in-process, or NAME=URL for a running OpenAI server
                           (e.g. llama-server=http://127.0.0.1:8081/v1, started with the same GGUF, -np and -c)
   --concurrency <list>    streams, e.g. 1,2,4,8,16 (the gateway runs slots = streams)
@@ -73,7 +74,7 @@ async function measure(target: string, concurrency: number): Promise<LoadResult>
   const external = target.includes("=") ? target.slice(target.indexOf("=") + 1) : undefined;
   const gateway = external
     ? undefined
-    : await startGatewayProcess(["--isolation", target === "gateway-inproc" ? "none" : "process", "--model", modelPath, "--slots", String(concurrency), "--threads", String(threads), "--ctx-size", String(ctxSize), "--layout", layout, "--gpu", "off", "--prefix-cache", values["prefix-cache"]]);
+    : await startGatewayProcess(["--isolation", target === "gateway-inproc" ? "none" : "process", "--model", modelPath, "--slots", String(concurrency), "--threads", String(threads), "--ctx-size", String(ctxSize), "--layout", layout, "--gpu", "off", "--prefix-cache", values["prefix-cache"], "--batch-strategy", target === "gateway-first-come" ? "first-come" : "fill"]);
   const baseURL = external ?? gateway!.baseURL;
   const model = external ? "default" : basename(modelPath).replace(/\.gguf$/i, "");
   const transport = target === "gateway-ws" ? "ws" : "sse";

@@ -185,6 +185,10 @@ export const ConfigSchema = Type.Object(
         ctxSize: Integer(0, 0, "context tokens per slot (prompt + completion); 0 = the model's training context, at most 4096"),
         threads: Integer(0, 0, "CPU threads per context; 0 = derived from the CPUs this process may use"),
         batchSize: Integer(0, 0, "tokens per decode batch; 0 = node-llama-cpp's default"),
+        batchStrategy: Type.Union([Type.Literal("fill"), Type.Literal("first-come")], {
+          default: "fill",
+          description: "batched layout: fill waits (a few microtask turns at most) for every active slot's token and decodes them together; first-come is node-llama-cpp's own",
+        }),
         gpu: GpuSetting,
         gpuLayers: GpuLayersSetting,
         gpuRequired: Type.Boolean({ default: false, description: "fail to start when the GPU backend is unavailable, instead of falling back to CPU" }),

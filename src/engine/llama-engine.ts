@@ -2,6 +2,7 @@ import type { Llama, LlamaContext, LlamaEmbeddingContext, LlamaModel, Token } fr
 import type { EngineConfig, GatewayConfig } from "../config/schema.js";
 import { ApiError, invalidRequest, timedOut } from "../errors.js";
 import { defaultThreadsPerContext } from "./cpu-budget.js";
+import { BatchFill, slotPriority } from "./batch-fill.js";
 import { generateOnSlot } from "./generation.js";
 import { ReasoningSplitter, separateReasoning, type ReasoningMode } from "./reasoning.js";
 import { generateWithAutoCalls } from "./tools/auto-calls.js";
@@ -34,6 +35,7 @@ export class LlamaEngine implements ModelEngine {
     private readonly renderer: PromptRenderer,
     private readonly requestTimeoutMs: number,
     private readonly reasoning: ReasoningMode,
+    private readonly batchFill: BatchFill | undefined,
   ) {
     this.grammars = new GrammarCache(model.llama);
   }
@@ -48,6 +50,7 @@ export class LlamaEngine implements ModelEngine {
     const model = await llama.loadModel({ modelPath: path, gpuLayers: engine.gpuLayers });
     const ctxSize = engine.ctxSize || Math.min(model.trainContextSize, DEFAULT_MAX_CTX_SIZE);
     const contexts: LlamaContext[] = [];
+    const batchFill = layout === "batched" && engine.batchStrategy === "fill" ? new BatchFill() : undefined;
     try {
       const sequencesPerContext = layout === "batched" ? engine.slots : 1;
       for (let i = 0; i < contextCount; i++) {
@@ -59,6 +62,7 @@ export class LlamaEngine implements ModelEngine {
             flashAttention: engine.flashAttention,
             ...kvCacheOptions(engine.kvCacheType),
             ...(engine.batchSize ? { batchSize: engine.batchSize } : {}),
+            ...(batchFill ? { batching: { itemPrioritizationStrategy: batchFill.strategy } } : {}),
           }),
         );
       }
@@ -86,7 +90,7 @@ export class LlamaEngine implements ModelEngine {
       chatTemplate: renderer.templateName,
       created: Math.floor(Date.now() / 1000),
     };
-    return new LlamaEngine(description, model, contexts, slots, scheduler, renderer, config.request.timeoutMs, engine.reasoning);
+    return new LlamaEngine(description, model, contexts, slots, scheduler, renderer, config.request.timeoutMs, engine.reasoning, batchFill);
   }
 
   async start(request: GenerationRequest, clientSignal: AbortSignal): Promise<Generation> {
@@ -133,9 +137,11 @@ export class LlamaEngine implements ModelEngine {
     };
     signal.addEventListener("abort", releaseIfIdle, { once: true });
     const timeoutMs = this.requestTimeoutMs;
-    const generate = () => this.eventsOnSlot({ slot, prompt, reused, request, signal, grammar });
+    const generate = () => this.eventsOnSlot({ slot, prompt, reused, request, signal, grammar, ...(this.batchFill ? { evaluationPriority: slotPriority(slot.index) } : {}) });
+    const batchFill = this.batchFill;
     async function* events(): AsyncGenerator<GenerationEvent> {
       started = true;
+      batchFill?.begin();
       try {
         if (signal.aborted) return;
         yield* generate();
@@ -145,6 +151,7 @@ export class LlamaEngine implements ModelEngine {
       } catch (error) {
         yield { type: "error", error: (error instanceof ApiError ? error : new ApiError(500, `Generation failed: ${(error as Error).message}`, "server_error", "generation_failed")).toData() };
       } finally {
+        batchFill?.end();
         release();
       }
     }
