@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ChatCompletionMessageParam, ChatCompletionTool } from "openai/resources/chat/completions";
-import { jsonBody, postJson, startTestGateway, type TestGateway } from "../helpers/gateway.js";
+import { jsonBody, postJson, startTestGateway, SYNTHETIC_57M, waitForIdleSlots, type TestGateway } from "../helpers/gateway.js";
 import { TestSocket } from "../helpers/websocket.js";
 
 // The story model cannot choose tools on its own; with tool_choice "required" or a named function the
@@ -182,5 +182,28 @@ describe("tool calls on a real model", () => {
     const response = await postJson(gw.baseURL, "/chat/completions", { model: gw.model, messages: ASK, max_tokens: 5, ...extra });
     expect(response.status).toBe(400);
     expect((await jsonBody(response)).error).toMatchObject({ type: "invalid_request_error", param });
+  });
+});
+
+describe("tool calls on a slow model", () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway({ engine: { slots: 1, ctxSize: 2048 } }, SYNTHETIC_57M);
+  });
+  afterAll(() => gw.close());
+
+  it.each([
+    ["auto (node-llama-cpp's function calling)", "auto"],
+    ["required (grammar-constrained JSON)", "required"],
+  ])("frees the slot when a client leaves mid-stream with tool_choice %s", async (_name, tool_choice) => {
+    const controller = new AbortController();
+    const response = await postJson(gw.baseURL, "/chat/completions", { model: gw.model, messages: ASK, tools: TOOLS, tool_choice, max_tokens: 1500, stream: true }, { signal: controller.signal });
+    const reader = response.body!.getReader();
+    await reader.read();
+    await reader.read();
+    const before = gw.models.all()[0]!.stats().generatedTokens;
+    controller.abort();
+    await waitForIdleSlots(gw, 3_000);
+    expect(gw.models.all()[0]!.stats().generatedTokens - before).toBeLessThan(200);
   });
 });

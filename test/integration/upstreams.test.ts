@@ -62,6 +62,20 @@ describe("a model served by remote upstreams", () => {
     expect(upstream.models.all()[0]!.stats().generatedTokens - before).toBeLessThan(400);
   });
 
+  it("passes tools through and streams the upstream's tool calls back, the same as a direct request", async () => {
+    const tools = [{ type: "function", function: { name: "pick", parameters: { type: "object", properties: { color: { enum: ["red", "blue"] } }, required: ["color"] } } }];
+    const ask = { messages: [{ role: "user", content: "Pick a color" }], tools, tool_choice: { type: "function", function: { name: "pick" } }, max_tokens: 20, temperature: 0 };
+    const viaFront = await jsonBody(await postJson(front.baseURL, "/chat/completions", { ...ask, model: "remote" }));
+    const direct = await jsonBody(await postJson(upstream.baseURL, "/chat/completions", { ...ask, model: "test-model" }, { headers: { "content-type": "application/json", authorization: "Bearer sk-front-0123456789" } }));
+    expect(viaFront.choices[0].finish_reason).toBe("tool_calls");
+    const call = viaFront.choices[0].message.tool_calls[0];
+    expect(call.function.name).toBe("pick");
+    expect(["red", "blue"]).toContain(JSON.parse(call.function.arguments).color);
+    expect(call.function.arguments).toBe(direct.choices[0].message.tool_calls[0].function.arguments);
+    // Calls come back with ids, so a client can answer them with tool results.
+    expect(call.id).toMatch(/^call_/);
+  });
+
   it("passes the upstream's request errors through instead of retrying them", async () => {
     const response = await postJson(front.baseURL, "/completions", { model: "remote", prompt: "x ".repeat(3000), max_tokens: 5 });
     expect(response.status).toBe(400);
