@@ -4,7 +4,7 @@ import { ApiError, invalidRequest, timedOut } from "../errors.js";
 import { defaultThreadsPerContext } from "./cpu-budget.js";
 import { BatchFill, slotPriority } from "./batch-fill.js";
 import { generateOnSlot } from "./generation.js";
-import { ReasoningSplitter, separateReasoning, type ReasoningMode } from "./reasoning.js";
+import { ReasoningSplitter, separateReasoning, startingWith, type ReasoningMode } from "./reasoning.js";
 import { generateWithAutoCalls } from "./tools/auto-calls.js";
 import { ForcedCallReader, forcedCallConstraint, forcedCallLayout, forcedToolCalls } from "./tools/forced-calls.js";
 import { GrammarCache } from "./grammar-cache.js";
@@ -167,7 +167,8 @@ export class LlamaEngine implements ModelEngine {
     const events = generateOnSlot({ ...job, model: this.model });
     if (tools) return forcedToolCalls(events, new ForcedCallReader(forcedCallLayout(tools)));
     const markers = this.renderer.thoughtMarkers;
-    if (!markers || this.reasoning === "inline" || request.prompt.kind !== "chat") return events;
+    if (!markers || request.prompt.kind !== "chat") return events;
+    if (this.reasoning === "inline") return prompt.opensInThought && markers.prefix ? startingWith(markers.prefix, events) : events;
     return separateReasoning(events, new ReasoningSplitter(markers, prompt.opensInThought));
   }
 

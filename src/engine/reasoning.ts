@@ -74,3 +74,14 @@ function partialMarkerAtEnd(text: string, marker: string): number {
   for (let n = Math.min(marker.length - 1, text.length); n > 0; n--) if (text.endsWith(marker.slice(0, n))) return n;
   return 0;
 }
+
+/** Inline thinking whose opening marker is in the prompt (the template opened the block): the answer shows it too, with its first token. */
+export async function* startingWith(prefix: string, events: AsyncIterable<GenerationEvent>): AsyncGenerator<GenerationEvent> {
+  let pending: string | undefined = prefix;
+  for await (const event of events) {
+    if (pending !== undefined && event.type === "text") {
+      yield { ...event, text: pending + event.text };
+      pending = undefined;
+    } else yield event;
+  }
+}

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { ReasoningSplitter } from "../../src/engine/reasoning.js";
+import { ReasoningSplitter, startingWith } from "../../src/engine/reasoning.js";
+import type { GenerationEvent } from "../../src/engine/types.js";
 
 const joined = (pieces: { type: string; text: string }[]) =>
   pieces.reduce<{ reasoning: string; text: string }>((acc, p) => ({ ...acc, [p.type]: acc[p.type as "text"] + p.text }), { reasoning: "", text: "" });
@@ -24,5 +25,18 @@ describe("ReasoningSplitter", () => {
     const splitter = new ReasoningSplitter({ prefix: "<think>", suffix: "</think>" }, false);
     expect(splitter.push("x <thi")).toEqual([{ type: "text", text: "x " }]);
     expect(splitter.flush()).toEqual([{ type: "text", text: "<thi" }]);
+  });
+});
+
+describe("startingWith", () => {
+  it("puts the opening marker in front of the first text, not in an event of its own", async () => {
+    async function* events(): AsyncGenerator<GenerationEvent> {
+      yield { type: "text", text: "hmm" };
+      yield { type: "text", text: "</think>yes" };
+      yield { type: "done", finishReason: "stop", usage: { promptTokens: 1, cachedTokens: 0, completionTokens: 2 } };
+    }
+    const out: GenerationEvent[] = [];
+    for await (const event of startingWith("<think>\n", events())) out.push(event);
+    expect(out.map((e) => (e.type === "text" ? e.text : e.type))).toEqual(["<think>\nhmm", "</think>yes", "done"]);
   });
 });
