@@ -9,6 +9,7 @@ import { generateWithAutoCalls } from "./tools/auto-calls.js";
 import { ForcedCallReader, forcedCallConstraint, forcedCallLayout, forcedToolCalls } from "./tools/forced-calls.js";
 import { GrammarCache } from "./grammar-cache.js";
 import { PromptRenderer } from "./prompt.js";
+import { PromptSharing } from "./prompt-sharing.js";
 import { Slot } from "./slot.js";
 import { SlotScheduler } from "./slot-scheduler.js";
 import type { Embeddings, EngineStats, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine } from "./types.js";
@@ -41,6 +42,7 @@ export class LlamaEngine implements ModelEngine {
   }
 
   private readonly grammars: GrammarCache;
+  private readonly sharing = new PromptSharing();
 
   static async load({ llama, id, path, config }: LlamaEngineOptions): Promise<LlamaEngine> {
     const { engine } = config;
@@ -112,17 +114,23 @@ export class LlamaEngine implements ModelEngine {
     const grammar = request.constraint ? await this.grammars.get(request.constraint) : undefined;
     const queuedAt = performance.now();
     const slot = await this.scheduler.acquire(prompt.tokens, clientSignal);
+    if (slot.reusesPrefixes) this.sharing.announce(request.share);
     const queueWaitMs = performance.now() - queuedAt;
+    let cached: number;
     let reused: number;
     try {
-      reused = await slot.keepSharedPrefix(prompt.tokens);
+      cached = await slot.keepSharedPrefix(prompt.tokens);
+      reused = slot.reusesPrefixes ? await this.sharing.prepare(request.share, slot, prompt.tokens, cached) : cached;
+      // A follower's prompt came from the first choice's state: cached for it, not evaluated.
+      if (request.share && request.share.index > 0) cached = reused;
     } catch (error) {
+      if (request.share?.index === 0) this.sharing.forget(request.share.group);
       this.scheduler.release(slot);
       throw error;
     }
     const timeout = AbortSignal.timeout(this.requestTimeoutMs);
     const signal = AbortSignal.any([clientSignal, timeout]);
-    const generation = { promptTokens: prompt.tokens.length, cachedTokens: reused, slot: slot.index, queueWaitMs };
+    const generation = { promptTokens: prompt.tokens.length, cachedTokens: cached, slot: slot.index, queueWaitMs };
     let started = false;
     let released = false;
     const release = () => {

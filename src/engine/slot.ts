@@ -10,7 +10,7 @@ export class Slot implements PrefixCache {
     readonly index: number,
     readonly sequence: LlamaContextSequence,
     /** engine.prefixCache: off makes every request evaluate its whole prompt (for comparisons). */
-    private readonly reusePrefix = true,
+    readonly reusesPrefixes = true,
   ) {}
 
   get contextSize(): number {
@@ -18,7 +18,7 @@ export class Slot implements PrefixCache {
   }
 
   cachedPrefixLength(tokens: readonly number[]): number {
-    if (!this.reusePrefix || this.sequence.nextTokenIndex === 0) return 0;
+    if (!this.reusesPrefixes || this.sequence.nextTokenIndex === 0) return 0;
     return this.sequence.compareContextTokens(tokens as Token[]).firstDifferentIndex;
   }
 

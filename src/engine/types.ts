@@ -64,6 +64,8 @@ export interface GenerationRequest {
   tools?: ToolUse;
   /** Report each token's log-probability and this many alternatives (0 = the token's only). */
   logprobs?: { top: number };
+  /** One of n choices of the same prompt: the engine may evaluate the prompt once for all of them. */
+  share?: { group: string; index: number; size: number };
 }
 
 export type FinishReason = "stop" | "length" | "tool_calls";

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jsonBody, postJson, startTestGateway, waitForIdleSlots, type TestGateway } from "../helpers/gateway.js";
+import { jsonBody, postJson, startTestGateway, SYNTHETIC_57M, waitForIdleSlots, type TestGateway } from "../helpers/gateway.js";
+import { metricValue } from "../helpers/metrics.js";
 import { TestSocket } from "../helpers/websocket.js";
 
 const messages = [{ role: "user" as const, content: "Tell me about the cat." }];
@@ -138,5 +139,34 @@ describe("logprobs on a real model", () => {
     const response = await postJson(gw.baseURL, path, { model: gw.model, max_tokens: 3, ...extra });
     expect(response.status).toBe(400);
     expect((await jsonBody(response)).error).toMatchObject({ param });
+  });
+});
+
+describe.each(["per-slot", "batched"] as const)("n > 1 choices sharing one evaluation of the prompt (%s layout)", (layout) => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway({ engine: { slots: 3, ctxSize: 1024, layout } }, SYNTHETIC_57M);
+  });
+  afterAll(() => gw.close());
+
+  const evaluated = async () => metricValue(await (await fetch(gw.baseURL.replace(/\/v1$/, "/metrics"))).text(), "llm_gateway_prompt_tokens_total", { model: gw.model, source: "evaluated" });
+
+  it("evaluates the prompt once for all choices, and each choice answers as if it had evaluated it itself", async () => {
+    const prompt = "The little cat walked along the river bank and looked at the water. ".repeat(6);
+    const body = { model: gw.model, prompt, max_tokens: 12, temperature: 0, ignore_eos: true };
+    const single = await gw.client.completions.create(body);
+    const promptTokens = single.usage!.prompt_tokens;
+    expect(promptTokens).toBeGreaterThan(100);
+    await postJson(gw.baseURL, "/completions", { ...body, prompt: "Something else entirely." }); // clear the cached prompt from the slots
+    await postJson(gw.baseURL, "/completions", { ...body, prompt: "Something else entirely, again." });
+    await postJson(gw.baseURL, "/completions", { ...body, prompt: "Something else entirely, a third time." });
+    const before = await evaluated();
+    const three = await gw.client.completions.create({ ...body, n: 3 });
+    const spent = (await evaluated()) - before;
+    expect(three.choices.map((c) => c.text)).toEqual([single.choices[0]!.text, single.choices[0]!.text, single.choices[0]!.text]);
+    // One full evaluation plus the last prompt token per follower (whose logits pick its first answer token).
+    expect(spent).toBeLessThan(promptTokens + 20);
+    expect(spent).toBeGreaterThanOrEqual(promptTokens - 10);
+    await waitForIdleSlots(gw);
   });
 });

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { TSchema } from "typebox";
 import type { Identity } from "../../auth/api-keys.js";
 import type { Generation, GenerationRequest, ModelEngine, PromptInput } from "../../engine/types.js";
@@ -98,7 +99,8 @@ export async function startGeneration(prepared: PreparedGeneration, admission: A
   try {
     run = lifecycle.begin();
     const signal = AbortSignal.any([clientSignal, run.signal, abandonStart.signal]);
-    const attempts = await Promise.allSettled(Array.from({ length: prepared.choices }, (_, index) => prepared.engine.start(choiceRequest(prepared.generation, index), signal)));
+    const group = randomUUID();
+    const attempts = await Promise.allSettled(Array.from({ length: prepared.choices }, (_, index) => prepared.engine.start(choiceRequest(prepared.generation, index, prepared.choices, group), signal)));
     const failed = attempts.find((a): a is PromiseRejectedResult => a.status === "rejected");
     if (failed) {
       abandonStart.abort(new Error("another choice could not start"));
@@ -121,11 +123,14 @@ export async function startGeneration(prepared: PreparedGeneration, admission: A
   return { ...first, events: observed(events, { model, admission, record, metrics, run: run!, promptTokens: first.promptTokens }) };
 }
 
-/** Choice i samples with seed + i: n choices of one seeded request differ from each other and are each reproducible. */
-function choiceRequest(generation: GenerationRequest, index: number): GenerationRequest {
+/**
+ * Choice i of n: it samples with seed + i (n choices of one seeded request differ from each other and are
+ * each reproducible), and shares the prompt's evaluation with the other choices.
+ */
+function choiceRequest(generation: GenerationRequest, index: number, size: number, group: string): GenerationRequest {
+  if (size === 1) return generation;
   const { seed } = generation.sampling;
-  if (index === 0 || seed === undefined) return generation;
-  return { ...generation, sampling: { ...generation.sampling, seed: (seed + index) % 2 ** 32 } };
+  return { ...generation, share: { group, index, size }, sampling: { ...generation.sampling, ...(seed === undefined ? {} : { seed: (seed + index) % 2 ** 32 }) } };
 }
 
 interface Observation {
