@@ -1,5 +1,6 @@
-import { isLlamaText, LlamaGrammarEvaluationState, TokenBias, type EvaluationPriority, type LlamaGrammar, type LlamaModel, type SequenceEvaluateOptions, type Token } from "node-llama-cpp";
+import { isLlamaText, LlamaGrammarEvaluationState, type EvaluationPriority, type LlamaGrammar, type LlamaModel, type SequenceEvaluateOptions, type Token } from "node-llama-cpp";
 import { TextAssembler } from "./text-assembler.js";
+import { tokenBiasFor } from "./token-bias.js";
 import type { RenderedPrompt } from "./prompt.js";
 import type { Slot } from "./slot.js";
 import type { FinishReason, GenerationEvent, GenerationRequest, TokenLogprob } from "./types.js";
@@ -36,7 +37,7 @@ export async function* generateOnSlot(job: SlotGeneration): AsyncGenerator<Gener
   const recentTokens = promptTokens.slice(-PENALTY_WINDOW);
   const options: SequenceEvaluateOptions = {
     ...samplingOptions(request, recentTokens),
-    ...(request.ignoreEos ? { tokenBias: endOfGenerationBias(model) } : {}),
+    tokenBias: tokenBiasFor(model, request),
     ...(job.grammar ? { grammarEvaluationState: new LlamaGrammarEvaluationState({ model, grammar: job.grammar }) } : {}),
     evaluationPriority: job.evaluationPriority,
     yieldEogToken: false,
@@ -124,23 +125,4 @@ function grammarStopStrings(grammar: LlamaGrammar | undefined): string[] {
     const values: readonly unknown[] = typeof trigger === "string" ? [trigger] : isLlamaText(trigger) ? trigger.values : trigger;
     return values.every((v) => typeof v === "string") ? [values.join("")] : [];
   });
-}
-
-const endOfGenerationBiases = new WeakMap<LlamaModel, TokenBias>();
-
-/**
- * Bans every end-of-generation token, as llama-server does for ignore_eos; built once per model.
- * TokenBias.set() silently skips EOG tokens, so the ban goes into its bias map directly; the
- * ignore_eos tests catch it if node-llama-cpp ever changes that map.
- */
-function endOfGenerationBias(model: LlamaModel): TokenBias {
-  let bias = endOfGenerationBiases.get(model);
-  if (!bias) {
-    bias = TokenBias.for(model);
-    const biases = (bias as unknown as { _biases: Map<Token, number> })._biases;
-    const vocabularySize = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0;
-    for (let token = 0; token < vocabularySize; token++) if (model.isEogToken(token as Token)) biases.set(token as Token, -Infinity);
-    endOfGenerationBiases.set(model, bias);
-  }
-  return bias;
 }

@@ -11,6 +11,7 @@ import { GrammarCache } from "./grammar-cache.js";
 import { PromptRenderer } from "./prompt.js";
 import { PromptSharing } from "./prompt-sharing.js";
 import { Slot } from "./slot.js";
+import { vocabularySize } from "./token-bias.js";
 import { SlotScheduler } from "./slot-scheduler.js";
 import type { Embeddings, EngineStats, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine } from "./types.js";
 
@@ -101,6 +102,9 @@ export class LlamaEngine implements ModelEngine {
     // A forced call is JSON from the first token: neither a user's constraint nor a thinking block comes first.
     if (tools && !autoCalls) request = { ...request, constraint: forcedCallConstraint(tools) };
     const prompt = this.renderer.render(request.prompt, { tools: tools?.tools, openThought: !request.constraint });
+    const vocabulary = vocabularySize(this.model);
+    const outside = Object.keys(request.logitBias ?? {}).find((token) => Number(token) >= vocabulary);
+    if (outside !== undefined) throw invalidRequest(`logit_bias names token ${outside}, which is not in this model's vocabulary (0 to ${vocabulary - 1}).`, "logit_bias", "invalid_value");
     const ctxSize = this.description.ctxSize;
     if (prompt.tokens.length >= ctxSize) {
       const what = request.prompt.kind === "chat" ? "messages" : "prompt";
@@ -210,7 +214,7 @@ export class LlamaEngine implements ModelEngine {
   }
 
   async detokenize(tokens: number[], preceding: number[] = []): Promise<string> {
-    const vocabulary = this.model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0;
+    const vocabulary = vocabularySize(this.model);
     const bad = tokens.findIndex((t) => !Number.isInteger(t) || t < 0 || t >= vocabulary);
     if (bad >= 0) throw invalidRequest(`Token ${tokens[bad]} at index ${bad} is not in this model's vocabulary (0 to ${vocabulary - 1}).`, "tokens", "invalid_value");
     return this.model.detokenize(tokens as Token[], true, preceding as Token[]);

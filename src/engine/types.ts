@@ -59,6 +59,8 @@ export interface GenerationRequest {
   stop: string[];
   /** Keep generating past end-of-generation tokens (fixed-length output for benchmarks). */
   ignoreEos?: boolean;
+  /** OpenAI's logit_bias: token id → a value from -100 to 100 added to its logit. */
+  logitBias?: Record<number, number>;
   constraint?: OutputConstraint;
   /** Absent, or with tool_choice "none": plain text. */
   tools?: ToolUse;

@@ -97,6 +97,7 @@ export class UpstreamEngine implements ModelEngine {
       ...(request.sampling.seed === undefined ? {} : { seed: request.sampling.seed }),
       ...(request.stop.length > 0 ? { stop: request.stop } : {}),
       ...(request.ignoreEos ? { ignore_eos: true } : {}),
+      ...(request.logitBias ? { logit_bias: request.logitBias } : {}),
       stream: true,
       stream_options: { include_usage: true },
     };

@@ -46,6 +46,31 @@ describe("grammar-constrained output and sampling extensions", () => {
     }
   });
 
+  it("applies logit_bias as OpenAI does: +100 forces a token, -100 bans one, even end-of-text", async () => {
+    const base = { model: gw.model, prompt: "Once upon a time", max_tokens: 6, temperature: 0 };
+    const greedy = await gw.client.completions.create(base);
+    const root = gw.baseURL.replace(/\/v1$/, "");
+    const tokenize = async (content: string) => (await jsonBody(await postJson(root, "/tokenize", { model: gw.model, content }))).tokens as number[];
+    const promptTokens = await tokenize(base.prompt);
+    const firstAnswerToken = async (text: string) => (await tokenize(base.prompt + text))[promptTokens.length];
+    const first = await firstAnswerToken(greedy.choices[0]!.text);
+    const banned = await gw.client.completions.create({ ...base, logit_bias: { [String(first)]: -100 } });
+    expect(await firstAnswerToken(banned.choices[0]!.text)).not.toBe(first);
+    const forced = await gw.client.completions.create({ ...base, logit_bias: { "300": 100 }, logprobs: 0 });
+    const tokens = forced.choices[0]!.logprobs!.tokens!;
+    expect(tokens).toHaveLength(6);
+    expect(new Set(tokens.slice(1)).size).toBe(1); // the same token every time (the first may differ by its leading space)
+    expect((await jsonBody(await postJson(root, "/detokenize", { model: gw.model, tokens: [300] }))).content.trim()).toBe(tokens[1]!.trim());
+    // Banning end-of-text (token 2 in this vocabulary) keeps a short-answering model going to max_tokens.
+    const endless = await gw.client.completions.create({ ...base, max_tokens: 200, logit_bias: { "2": -100 } });
+    expect(endless.usage!.completion_tokens).toBe(200);
+    for (const logit_bias of [{ x: 1 }, { "5": 101 }, { "999999": 1 }]) {
+      const response = await postJson(gw.baseURL, "/completions", { ...base, logit_bias });
+      expect(response.status).toBe(400);
+      expect((await jsonBody(response)).error.param).toMatch(/^logit_bias/);
+    }
+  });
+
   it("refuses a schema keyword it cannot enforce, naming it", async () => {
     const schema = { type: "object", properties: { name: { type: "string", pattern: "^[a-z]+$" } } };
     const response = await postJson(gw.baseURL, "/chat/completions", { model: gw.model, messages, response_format: { type: "json_schema", json_schema: { name: "x", schema } } });

@@ -19,6 +19,7 @@ export const SamplingFields = {
   stream: Nullable(Type.Boolean()),
   stream_options: Nullable(Type.Object({ include_usage: Type.Optional(Type.Boolean()) })),
   user: Type.Optional(Type.String()),
+  logit_bias: Nullable(Type.Record(Type.String({ pattern: "^[0-9]{1,9}$" }), Type.Number({ minimum: -100, maximum: 100 }), { additionalProperties: false })),
   // Extensions (as llama-server and vLLM take them): never stop at end-of-generation tokens; more samplers;
   // a GBNF grammar the output must follow.
   ignore_eos: Nullable(Type.Boolean()),
@@ -55,6 +56,7 @@ export function toGenerationRequest(body: SamplingBody, prompt: PromptInput, lim
     prompt,
     maxTokens,
     ignoreEos: body.ignore_eos === true && !constraint, // a grammar ends where it ends
+    ...(body.logit_bias && Object.keys(body.logit_bias).length > 0 ? { logitBias: Object.fromEntries(Object.entries(body.logit_bias).map(([t, b]) => [Number(t), b])) } : {}),
     ...(constraint ? { constraint } : {}),
     stop: typeof body.stop === "string" ? [body.stop] : (body.stop ?? []),
     sampling: {

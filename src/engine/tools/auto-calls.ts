@@ -3,6 +3,7 @@ import { EventQueue } from "../event-queue.js";
 import { toFunctions, type PromptRenderer } from "../prompt.js";
 import type { ReasoningMode } from "../reasoning.js";
 import type { Slot } from "../slot.js";
+import { tokenBiasFor } from "../token-bias.js";
 import type { ChatMessage, FinishReason, GenerationEvent, GenerationRequest, ToolUse } from "../types.js";
 import { newToolCallId } from "./tool-call-id.js";
 
@@ -55,6 +56,7 @@ export async function* generateWithAutoCalls(job: AutoCallJob): AsyncGenerator<G
       ...(seed === undefined ? {} : { seed }),
       repeatPenalty: penalize ? { lastTokens: 64, penalty: repeatPenalty, presencePenalty, frequencyPenalty } : false,
       customStopTriggers: request.stop.filter((s) => s.length > 0),
+      ...(request.logitBias ? { tokenBias: tokenBiasFor(job.model, request)! } : {}),
       evaluationPriority: job.evaluationPriority,
       signal,
       stopOnAbortSignal: true,
