@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonBody, postJson, sseData, startTestGateway, type TestGateway } from "../helpers/gateway.js";
+import { TestSocket } from "../helpers/websocket.js";
 
 const MOOD_SCHEMA = {
   type: "object",
@@ -29,6 +30,18 @@ describe("grammar-constrained output and sampling extensions", () => {
     let text = "";
     for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? "";
     expect(["sad", "glad", "calm"]).toContain(JSON.parse(text).mood);
+  });
+
+  it("constrains output over WebSocket too (json_schema and GBNF)", async () => {
+    const socket = await TestSocket.open(gw);
+    const response_format = { type: "json_schema", json_schema: { name: "mood", schema: MOOD_SCHEMA } };
+    socket.send({ type: "chat.completions.create", id: "j", body: { model: gw.model, messages, response_format, max_tokens: 60, stream: true } });
+    socket.send({ type: "completions.create", id: "g", body: { model: gw.model, prompt: "Is the sky blue?", grammar: 'root ::= "yes" | "no"', max_tokens: 8 } });
+    await Promise.all(["j", "g"].map((id) => socket.next((m) => m.type === "done" && m.id === id)));
+    const text = (id: string) => socket.forId(id).filter((m) => m.type === "chunk").map((m) => m.data.choices[0]?.delta?.content ?? m.data.choices[0]?.text ?? "").join("");
+    socket.close();
+    expect(["sad", "glad", "calm"]).toContain(JSON.parse(text("j")).mood);
+    expect(["yes", "no"]).toContain(text("g"));
   });
 
   it("enforces anyOf, nullable and free-form objects (node-llama-cpp alone would turn them into null)", async () => {
