@@ -217,6 +217,7 @@ export const ConfigSchema = Type.Object(
       {
         keepAliveMs: Integer(-1, -1, "unload a model idle this long (its next request loads it again); -1 = never"),
         maxLoadedModels: Integer(0, 0, "models loaded at once; loading one more unloads the least recently used idle one; 0 = no limit"),
+        memoryBudgetMiB: Integer(0, 0, "memory the loaded models may take together (weights + KV cache + compute buffers, estimated from each GGUF); loading one more unloads least recently used idle ones to fit; 0 = no budget"),
         retryFailedLoadMs: Integer(0, 30_000, "a model that failed to load is tried again on a request after this long"),
       },
       { default: {}, additionalProperties: false },

@@ -6,6 +6,7 @@ import { LlamaEngine } from "../engine/llama-engine.js";
 import { loadLlamaRuntime } from "../engine/llama-runtime.js";
 import { modelIdFromPath, resolveModelPath } from "../engine/model-file.js";
 import type { ModelDescription, ModelEngine } from "../engine/types.js";
+import { estimateModelMemory } from "../engine/memory-estimate.js";
 import { ManagedModel } from "./managed-model.js";
 import { UpstreamEngine } from "../upstream/upstream-engine.js";
 import { ConfigError } from "../config/load.js";
@@ -31,7 +32,7 @@ export function engineSettingsFor(engine: EngineConfig, entry: Partial<ModelEntr
  */
 export async function configuredModels(config: GatewayConfig, logger: Logger, events: ModelEvents): Promise<{ registry: ModelRegistry; preload: ManagedModel[]; close(): Promise<void> }> {
   const entries: Partial<ModelEntryConfig>[] = config.models.length > 0 ? config.models : [{ path: await resolveModelPath(undefined, config.modelSearch) }];
-  const registry = new ModelRegistry([], { loading: true, maxLoadedModels: config.router.maxLoadedModels });
+  const registry = new ModelRegistry([], { loading: true, maxLoadedModels: config.router.maxLoadedModels, memoryBudgetBytes: config.router.memoryBudgetMiB * 1024 * 1024 });
   let runtime: Promise<Llama> | undefined; // shared by in-process engines
   const preload: ManagedModel[] = [];
   for (const entry of entries) {
@@ -62,6 +63,7 @@ export async function configuredModels(config: GatewayConfig, logger: Logger, ev
       keepAliveMs: entry.keepAliveMs ?? config.router.keepAliveMs,
       retryFailedLoadMs: config.router.retryFailedLoadMs,
       makeRoom: (m) => registry.makeRoom(m),
+      ...(reference.startsWith("hf:") ? {} : { estimateMemory: async () => estimateModelMemory(await resolveModelPath(reference, config.modelSearch), engine) }),
       ...events,
       load: async () => {
         const spec = { id, path: await resolveModelPath(reference, config.modelSearch), config: { engine, queue: config.queue, request: config.request } };

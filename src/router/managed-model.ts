@@ -12,6 +12,8 @@ export interface ManagedModelOptions {
   load(): Promise<ModelEngine>;
   /** False for a model served elsewhere (upstreams): it takes no memory here and never counts against maxLoadedModels. */
   holdsMemory?: boolean;
+  /** About how many bytes the model takes once loaded (router.memoryBudgetMiB); absent when unknown before loading (hf: downloads). */
+  estimateMemory?(): Promise<number>;
   /** Unload after this long idle; -1 = never. */
   keepAliveMs: number;
   /** A failed load is tried again on a request after this long. */
@@ -46,6 +48,14 @@ export class ManagedModel implements ModelEngine {
 
   get holdsMemory(): boolean {
     return this.options.holdsMemory !== false;
+  }
+
+  private memoryEstimate?: Promise<number>;
+
+  /** The estimated memory the model takes loaded (0 when unknown), read once. */
+  memoryNeed(): Promise<number> {
+    this.memoryEstimate ??= this.holdsMemory && this.options.estimateMemory ? this.options.estimateMemory().catch(() => 0) : Promise.resolve(0);
+    return this.memoryEstimate;
   }
 
   get aliases(): string[] {
@@ -127,7 +137,13 @@ export class ManagedModel implements ModelEngine {
   }
 
   private async load(): Promise<ModelEngine> {
-    await this.options.makeRoom(this);
+    try {
+      await this.options.makeRoom(this);
+    } catch (error) {
+      // Busy models free up; a model larger than the whole budget never fits: that is a failed load.
+      if (error instanceof ApiError && error.code === "model_too_large") this.fail(error);
+      throw error;
+    }
     this.state = "loading";
     const started = performance.now();
     try {
@@ -139,12 +155,16 @@ export class ManagedModel implements ModelEngine {
       if (this.active === 0) this.scheduleUnload();
       return engine;
     } catch (error) {
-      this.state = "failed";
-      this.failure = (error as Error).message;
-      this.failedAt = Date.now();
-      this.options.onLoadFailed(this, error as Error);
+      this.fail(error as Error);
       throw this.unavailable();
     }
+  }
+
+  private fail(error: Error): void {
+    this.state = "failed";
+    this.failure = error.message;
+    this.failedAt = Date.now();
+    this.options.onLoadFailed(this, error);
   }
 
   private unavailable(): ApiError {

@@ -134,6 +134,52 @@ describe("loading on demand, keepAlive and LRU eviction", () => {
   });
 });
 
+describe("a memory budget (router.memoryBudgetMiB)", () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    // Each 57M entry is estimated at ~67 MiB (58 MiB of weights, KV cache, compute buffer); stories260K at ~2.
+    gw = await startTestGateway({
+      router: { memoryBudgetMiB: 100 },
+      models: [
+        { id: "big-a", path: SYNTHETIC_57M, slots: 1, ctxSize: 256 },
+        { id: "big-b", path: SYNTHETIC_57M, slots: 1, ctxSize: 256, preload: false },
+        { id: "small", path: STORIES_260K, slots: 1, ctxSize: 256, preload: false },
+        { id: "huge", path: SYNTHETIC_57M, slots: 8, ctxSize: 2048, preload: false },
+      ],
+    });
+  });
+  afterAll(() => gw.close());
+
+  it("keeps models that fit together, and unloads the least recently used idle one when the next does not fit", async () => {
+    expect(managed(gw, "big-a").state).toBe("loaded");
+    expect((await complete(gw, "small")).status).toBe(200);
+    expect(managed(gw, "big-a").state).toBe("loaded"); // 67 + 2 MiB fit in 100
+    expect((await complete(gw, "big-b")).status).toBe(200);
+    expect(managed(gw, "big-a").state).toBe("unloaded"); // 67 + 67 do not: the least recently used goes
+    expect(managed(gw, "small").state).toBe("loaded"); // and only as much as needed
+  });
+
+  it("answers 503 model_capacity while the model in the way is busy", async () => {
+    const stream = await complete(gw, "big-b", { max_tokens: 1500, ignore_eos: true, stream: true });
+    const reader = stream.body!.getReader();
+    await reader.read();
+    const refused = await complete(gw, "big-a");
+    expect(refused.status).toBe(503);
+    expect((await jsonBody(refused)).error.code).toBe("model_capacity");
+    await reader.cancel();
+  });
+
+  it("refuses a model larger than the whole budget, saying how large", async () => {
+    const response = await complete(gw, "huge");
+    expect(response.status).toBe(503);
+    const { error } = await jsonBody(response);
+    expect(error.code).toBe("model_too_large");
+    expect(error.message).toMatch(/needs about \d+ MiB.*router\.memoryBudgetMiB \(100 MiB\)/);
+    expect(managed(gw, "huge").state).toBe("failed");
+    expect((await complete(gw, "huge")).status).toBe(503);
+  });
+});
+
 describe("a broken model file", () => {
   let gw: TestGateway;
   beforeAll(async () => {
