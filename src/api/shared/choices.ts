@@ -7,6 +7,7 @@ import type { AnswerEvent } from "./response-shape.js";
  * choice's completion. An error in any choice ends the answer (the others stop with it).
  */
 export async function* mergeChoices(choices: AsyncIterable<GenerationEvent>[]): AsyncGenerator<AnswerEvent> {
+  if (choices.length === 1) return yield* singleChoice(choices[0]!);
   const iterators = choices.map((c) => c[Symbol.asyncIterator]());
   const usage: Usage = { promptTokens: 0, cachedTokens: 0, completionTokens: 0 };
   const pull = (index: number) => iterators[index]!.next().then((result) => ({ index, result }));
@@ -36,5 +37,17 @@ export async function* mergeChoices(choices: AsyncIterable<GenerationEvent>[]): 
     if (finished === iterators.length) yield { type: "done", usage };
   } finally {
     await Promise.all(iterators.map((it) => it.return?.()));
+  }
+}
+
+/** n = 1, the common case, without the racing: one generator step per event (it runs per token). */
+async function* singleChoice(events: AsyncIterable<GenerationEvent>): AsyncGenerator<AnswerEvent> {
+  for await (const event of events) {
+    if (event.type === "error") return yield event;
+    if (event.type === "done") {
+      yield { type: "finish", index: 0, finishReason: event.finishReason };
+      return yield { type: "done", usage: event.usage };
+    }
+    yield { type: "choice", index: 0, event };
   }
 }
