@@ -3,9 +3,9 @@ import { TextAssembler } from "./text-assembler.js";
 import { tokenBiasFor } from "./token-bias.js";
 import type { RenderedPrompt } from "./prompt.js";
 import type { Slot } from "./slot.js";
-import type { FinishReason, GenerationEvent, GenerationRequest, TokenLogprob } from "./types.js";
+import type { FinishReason, GenerationEvent, GenerationRequest, SamplingParams, TokenLogprob } from "./types.js";
 
-const PENALTY_WINDOW = 64; // llama.cpp's default penalty_last_n
+export const PENALTY_WINDOW = 64; // llama.cpp's default penalty_last_n
 
 export interface SlotGeneration {
   model: LlamaModel;
@@ -86,18 +86,19 @@ export async function* generateOnSlot(job: SlotGeneration): AsyncGenerator<Gener
 }
 
 function samplingOptions(request: GenerationRequest, recentTokens: Token[]): SequenceEvaluateOptions {
-  const { temperature, topP, topK, minP, seed, presencePenalty, frequencyPenalty, repeatPenalty } = request.sampling;
-  const penalize = presencePenalty !== 0 || frequencyPenalty !== 0 || repeatPenalty !== 1;
+  const { repeatPenalty, presencePenalty, frequencyPenalty } = request.sampling;
   return {
-    // Every value explicit: node-llama-cpp's defaults are not OpenAI's.
-    temperature,
-    topP,
-    topK,
-    minP,
-    ...(seed === undefined ? {} : { seed }),
-    ...(penalize ? { repeatPenalty: { punishTokens: () => recentTokens, penalty: repeatPenalty, presencePenalty, frequencyPenalty } } : {}),
+    ...samplerSettings(request.sampling),
+    ...(penalizes(request.sampling) ? { repeatPenalty: { punishTokens: () => recentTokens, penalty: repeatPenalty, presencePenalty, frequencyPenalty } } : {}),
   };
 }
+
+/** Every value explicit: node-llama-cpp's defaults are not OpenAI's. */
+export function samplerSettings({ temperature, topP, topK, minP, seed }: SamplingParams) {
+  return { temperature, topP, topK, minP, ...(seed === undefined ? {} : { seed }) };
+}
+
+export const penalizes = ({ presencePenalty, frequencyPenalty, repeatPenalty }: SamplingParams): boolean => presencePenalty !== 0 || frequencyPenalty !== 0 || repeatPenalty !== 1;
 
 /**
  * The token's natural log-probability and the `top` likeliest tokens at its position, from the

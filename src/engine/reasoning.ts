@@ -1,5 +1,6 @@
 import type { GenerationEvent } from "./types.js";
 import type { ThoughtMarkers } from "./prompt.js";
+import { partialMatchAtEnd } from "./text-assembler.js";
 
 /** engine.reasoning: `separate` sends thinking as reasoning_content; `inline` leaves it in the answer, markers included. */
 export type ReasoningMode = "separate" | "inline";
@@ -34,7 +35,7 @@ export class ReasoningSplitter {
       if (!this.inThought) this.trimAnswerStart = true;
     }
     const marker = this.inThought ? this.markers.suffix : this.markers.prefix;
-    const keep = marker ? partialMarkerAtEnd(this.pending, marker) : 0;
+    const keep = marker ? partialMatchAtEnd(this.pending, [marker]) : 0;
     this.emit(pieces, this.pending.slice(0, this.pending.length - keep));
     this.pending = this.pending.slice(this.pending.length - keep);
     return pieces;
@@ -68,11 +69,6 @@ export async function* separateReasoning(events: AsyncIterable<GenerationEvent>,
     if (event.type === "done") yield* splitter.flush();
     yield event;
   }
-}
-
-function partialMarkerAtEnd(text: string, marker: string): number {
-  for (let n = Math.min(marker.length - 1, text.length); n > 0; n--) if (text.endsWith(marker.slice(0, n))) return n;
-  return 0;
 }
 
 /** Inline thinking whose opening marker is in the prompt (the template opened the block): the answer shows it too, with its first token. */

@@ -54,22 +54,24 @@ export class TextAssembler {
       this.pendingText = "";
       return { text, stopped: true };
     }
-    const keep = this.longestStopPrefixAtEnd();
+    const keep = partialMatchAtEnd(this.pendingText, this.stops);
     const text = this.pendingText.slice(0, this.pendingText.length - keep);
     this.pendingText = this.pendingText.slice(this.pendingText.length - keep);
     return { text, stopped: false };
   }
 
-  private longestStopPrefixAtEnd(): number {
-    let longest = 0;
-    for (const stop of this.stops) {
-      for (let n = Math.min(stop.length - 1, this.pendingText.length); n > longest; n--) {
-        if (this.pendingText.endsWith(stop.slice(0, n))) {
-          longest = n;
-          break;
-        }
+}
+
+/** How many characters at the end of `text` could begin one of `candidates` (held back until the next text decides). */
+export function partialMatchAtEnd(text: string, candidates: readonly string[]): number {
+  let longest = 0;
+  for (const candidate of candidates) {
+    for (let n = Math.min(candidate.length - 1, text.length); n > longest; n--) {
+      if (text.endsWith(candidate.slice(0, n))) {
+        longest = n;
+        break;
       }
     }
-    return longest;
   }
+  return longest;
 }

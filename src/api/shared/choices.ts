@@ -15,7 +15,7 @@ export async function* mergeChoices(choices: AsyncIterable<GenerationEvent>[]): 
   let finished = 0;
   try {
     while (pending.size > 0) {
-      const { index, result } = await (pending.size === 1 ? pending.values().next().value! : Promise.race(pending.values()));
+      const { index, result } = await Promise.race(pending.values());
       if (result.done) {
         pending.delete(index);
         continue;

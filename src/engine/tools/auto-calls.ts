@@ -1,5 +1,6 @@
 import { LlamaChat, type EvaluationPriority, type LlamaModel, type Token } from "node-llama-cpp";
 import { EventQueue } from "../event-queue.js";
+import { PENALTY_WINDOW, penalizes, samplerSettings } from "../generation.js";
 import { toFunctions, type PromptRenderer } from "../prompt.js";
 import type { ReasoningMode } from "../reasoning.js";
 import type { Slot } from "../slot.js";
@@ -40,8 +41,8 @@ export async function* generateWithAutoCalls(job: AutoCallJob): AsyncGenerator<G
     queue.push({ type: "tool_call", index, id: callIds[index]!, name });
   };
   const markers = renderer.thoughtMarkers;
-  const { temperature, topP, topK, minP, seed, presencePenalty, frequencyPenalty, repeatPenalty } = request.sampling;
-  const penalize = presencePenalty !== 0 || frequencyPenalty !== 0 || repeatPenalty !== 1;
+  const { presencePenalty, frequencyPenalty, repeatPenalty } = request.sampling;
+  const tokenBias = tokenBiasFor(job.model, request);
 
   const run = chat
     .generateResponse(renderer.chatHistory(job.messages), {
@@ -49,14 +50,10 @@ export async function* generateWithAutoCalls(job: AutoCallJob): AsyncGenerator<G
       documentFunctionParams: true,
       ...(tools.parallel ? {} : { maxParallelFunctionCalls: 1 }),
       maxTokens: Math.max(1, Math.min(request.maxTokens, slot.contextSize - job.promptTokens)),
-      temperature,
-      topP,
-      topK,
-      minP,
-      ...(seed === undefined ? {} : { seed }),
-      repeatPenalty: penalize ? { lastTokens: 64, penalty: repeatPenalty, presencePenalty, frequencyPenalty } : false,
+      ...samplerSettings(request.sampling),
+      repeatPenalty: penalizes(request.sampling) ? { lastTokens: PENALTY_WINDOW, penalty: repeatPenalty, presencePenalty, frequencyPenalty } : false,
       customStopTriggers: request.stop.filter((s) => s.length > 0),
-      ...(request.logitBias ? { tokenBias: tokenBiasFor(job.model, request)! } : {}),
+      ...(tokenBias ? { tokenBias } : {}),
       evaluationPriority: job.evaluationPriority,
       signal,
       stopOnAbortSignal: true,
