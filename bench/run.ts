@@ -1,9 +1,8 @@
-import { execSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
 import { basename, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { PROJECT_ROOT } from "../src/engine/model-file.js";
+import { benchContext } from "./context.js";
 import { runLoad, type LoadResult } from "./load-generator.js";
 import { markdownTable, svgChart, type BenchPoint } from "./report.js";
 import { startGatewayProcess } from "./targets/gateway.js";
@@ -121,17 +120,9 @@ const points: BenchPoint[] = [...runs].map(([key, results]) => {
   return { target: key.split("\u0000")[0]!, result: sorted[Math.floor((sorted.length - 1) / 2)]!, allTokensPerSecond: results.map((r) => r.tokensPerSecond) };
 });
 
-const commit = (() => {
-  try {
-    return execSync("git rev-parse --short HEAD", { cwd: PROJECT_ROOT }).toString().trim();
-  } catch {
-    return "unknown";
-  }
-})();
+const { machine, commit, stamp } = benchContext();
 const settings = { model: basename(modelPath), workload: workloadName, layout, threads, ctxSize, maxTokens, promptWords, requestsPerWorker, levels, targets, rounds, prefixCache: values["prefix-cache"] };
-const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 const name = values.name ?? `${workloadName}-${layout}`;
-const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
 const dir = resolve(PROJECT_ROOT, "bench/results");
 mkdirSync(dir, { recursive: true });
 const title = `${settings.model} · ${workloadName} · ${layout} · ${maxTokens} tok/req · commit ${commit}`;

@@ -7,8 +7,11 @@ export interface RequestSample {
   ttftMs: number;
   e2eMs: number;
   tokens: number;
+  promptTokens: number;
   cachedTokens: number;
   gapsMs: number[];
+  /** The generated text (a multi-turn client sends it back as the assistant's turn). */
+  text: string;
 }
 
 /** One client of the load generator: streams one request at a time and times its chunks. */
@@ -23,7 +26,9 @@ export async function openStreamClient(transport: Transport, baseURL: string): P
 
 interface Chunk {
   error?: { message: string };
-  usage?: { completion_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } };
+  usage?: { completion_tokens?: number; prompt_tokens?: number; prompt_tokens_details?: { cached_tokens?: number } };
+  /** llama-server's own figures (cache_n: prompt tokens reused), for a server that reports no cached_tokens. */
+  timings?: { cache_n?: number };
   choices?: { text?: string; delta?: { content?: string } }[];
 }
 
@@ -33,14 +38,19 @@ class ChunkTimer {
   private first = 0;
   private last = 0;
   private chunks = 0;
+  private text = "";
   private usage: Chunk["usage"];
+  private cacheN: number | undefined;
   private readonly gapsMs: number[] = [];
 
   add(chunk: Chunk): void {
     if (chunk.error) throw new Error(chunk.error.message);
     if (chunk.usage) this.usage = chunk.usage;
+    if (chunk.timings?.cache_n !== undefined) this.cacheN = chunk.timings.cache_n;
     const choice = chunk.choices?.[0];
-    if (!(choice?.text ?? choice?.delta?.content)) return;
+    const piece = choice?.text ?? choice?.delta?.content;
+    if (!piece) return;
+    this.text += piece;
     const now = performance.now();
     if (this.chunks === 0) this.first = now;
     else this.gapsMs.push(now - this.last);
@@ -53,8 +63,10 @@ class ChunkTimer {
       ttftMs: this.first - this.sent,
       e2eMs: performance.now() - this.sent,
       tokens: this.usage?.completion_tokens ?? this.chunks,
-      cachedTokens: this.usage?.prompt_tokens_details?.cached_tokens ?? 0,
+      promptTokens: this.usage?.prompt_tokens ?? 0,
+      cachedTokens: this.usage?.prompt_tokens_details?.cached_tokens ?? this.cacheN ?? 0,
       gapsMs: this.gapsMs,
+      text: this.text,
     };
   }
 }

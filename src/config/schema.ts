@@ -195,6 +195,13 @@ export const ConfigSchema = Type.Object(
         layout: EngineLayout,
         flashAttention: Type.Boolean({ default: true, description: "flash attention (measured 7-10% faster on CPU)" }),
         prefixCache: Type.Boolean({ default: true, description: "reuse a slot's cached prompt prefix; off evaluates every prompt whole" }),
+        promptCacheMiB: Integer(0, 1024, "saved KV state of evicted slots, in the temp folder, restored when a later prompt shares more of it than any slot; 0 = off"),
+        slotReuseThreshold: Type.Number({
+          minimum: 0,
+          maximum: 1,
+          default: 0.5,
+          description: "a free slot is chosen for its cache when the prompt reuses at least this share of the tokens it holds; otherwise an empty slot, then the least recently used",
+        }),
         kvCacheType: KvCacheType,
         chatTemplate: Type.String({ default: "auto", description: chatTemplateDescription }),
         reasoning: reasoningChoice({ default: "separate" }),

@@ -9,6 +9,7 @@ import { generateWithAutoCalls } from "./tools/auto-calls.js";
 import { ForcedCallReader, forcedCallConstraint, forcedCallLayout, forcedToolCalls } from "./tools/forced-calls.js";
 import { GrammarCache } from "./grammar-cache.js";
 import { PromptRenderer } from "./prompt.js";
+import { PromptCache } from "./prompt-cache.js";
 import { PromptSharing } from "./prompt-sharing.js";
 import { Slot } from "./slot.js";
 import { vocabularySize } from "./token-bias.js";
@@ -38,6 +39,7 @@ export class LlamaEngine implements ModelEngine {
     private readonly requestTimeoutMs: number,
     private readonly reasoning: ReasoningMode,
     private readonly batchFill: BatchFill | undefined,
+    private readonly promptCache: PromptCache | undefined,
   ) {
     this.grammars = new GrammarCache(model.llama);
   }
@@ -77,7 +79,7 @@ export class LlamaEngine implements ModelEngine {
     const slots = contexts.flatMap((context) =>
       Array.from({ length: context.totalSequences }, () => context.getSequence()),
     ).map((sequence, index) => new Slot(index, sequence, engine.prefixCache));
-    const scheduler = new SlotScheduler(slots, config.queue);
+    const scheduler = new SlotScheduler(slots, config.queue, engine.slotReuseThreshold);
     const renderer = new PromptRenderer(model, engine.chatTemplate);
     const gpuInfo = llama.gpu === false ? {} : { gpuDevices: await llama.getGpuDeviceNames(), vram: await llama.getVramState().then(({ total, used }) => ({ total, used })) };
     const description: ModelDescription = {
@@ -93,7 +95,8 @@ export class LlamaEngine implements ModelEngine {
       chatTemplate: renderer.templateName,
       created: Math.floor(Date.now() / 1000),
     };
-    return new LlamaEngine(description, model, contexts, slots, scheduler, renderer, config.request.timeoutMs, engine.reasoning, batchFill);
+    const promptCache = engine.prefixCache && engine.promptCacheMiB > 0 ? new PromptCache(engine.promptCacheMiB * 2 ** 20) : undefined;
+    return new LlamaEngine(description, model, contexts, slots, scheduler, renderer, config.request.timeoutMs, engine.reasoning, batchFill, promptCache);
   }
 
   async start(request: GenerationRequest, clientSignal: AbortSignal): Promise<Generation> {
@@ -123,6 +126,7 @@ export class LlamaEngine implements ModelEngine {
     let cached: number;
     let reused: number;
     try {
+      await this.promptCache?.prepare(slot, prompt.tokens);
       cached = await slot.keepSharedPrefix(prompt.tokens);
       reused = slot.reusesPrefixes ? await this.sharing.prepare(request.share, slot, prompt.tokens, cached) : cached;
       // A follower's prompt came from the first choice's state: cached for it, not evaluated.
@@ -234,6 +238,7 @@ export class LlamaEngine implements ModelEngine {
     await (await this.embeddingContext?.catch(() => undefined))?.dispose();
     await Promise.all(this.contexts.map((context) => context.dispose()));
     await this.model.dispose();
+    this.promptCache?.close();
   }
 }
 

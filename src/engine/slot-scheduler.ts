@@ -1,7 +1,9 @@
 import { overloaded } from "../errors.js";
 
-/** What the scheduler needs to know of a slot: how much of a prompt its KV cache already holds. */
+/** What the scheduler needs to know of a slot: how many tokens its KV cache holds, and how much of a prompt. */
 export interface PrefixCache {
+  /** Tokens the slot's cache holds now (0: empty). */
+  readonly cachedLength: number;
   cachedPrefixLength(tokens: readonly number[]): number;
 }
 
@@ -21,8 +23,12 @@ interface Waiter<S> {
 
 /**
  * Hands out slots to requests: at once when one is free, else in FIFO order from a queue bounded by
- * requests and by prompt tokens. Among free slots it picks the one whose cache shares the longest
- * prefix with the prompt, and on a tie the one used least recently (to keep warm caches around).
+ * requests and by prompt tokens. Which free slot: the one whose cache the prompt reuses the longest
+ * prefix of, if that prefix is at least `reuseThreshold` of what the slot holds (its conversation's
+ * earlier turn); otherwise an empty slot; otherwise the least recently used one. A slot holding
+ * another conversation that merely shares the BOS or the template's opening tokens is never taken
+ * while a cheaper slot is free, so interleaved conversations keep their caches (llama-server's
+ * --slot-prompt-similarity, measured on the reused share of the slot rather than of the prompt).
  */
 export class SlotScheduler<S extends PrefixCache> {
   private readonly free: S[];
@@ -34,6 +40,8 @@ export class SlotScheduler<S extends PrefixCache> {
   constructor(
     private readonly slots: readonly S[],
     private readonly limits: QueueLimits,
+    /** A slot is chosen for its cache when the prompt reuses at least this share of it (0 to 1; 0 = any shared token). */
+    private readonly reuseThreshold = 0.5,
   ) {
     this.free = [...slots];
   }
@@ -73,6 +81,7 @@ export class SlotScheduler<S extends PrefixCache> {
   }
 
   release(slot: S): void {
+    this.lastUsed.set(slot, ++this.useCounter); // its cache is as fresh as its last request's end
     this.free.push(slot);
     const next = this.waiting[0];
     if (!next) return;
@@ -93,21 +102,44 @@ export class SlotScheduler<S extends PrefixCache> {
   }
 
   private take(tokens: readonly number[]): S {
-    let bestIndex = 0;
-    let bestPrefix = -1;
+    const index = this.cacheHit(tokens) ?? this.emptyOrLeastRecentlyUsed();
+    const [slot] = this.free.splice(index, 1);
+    this.lastUsed.set(slot!, ++this.useCounter);
+    return slot!;
+  }
+
+  /** The free slot whose cache the prompt reuses most, if it reuses enough of it; longest prefix first, then least recently used. */
+  private cacheHit(tokens: readonly number[]): number | undefined {
+    let best: number | undefined;
+    let bestPrefix = 0;
     for (let i = 0; i < this.free.length; i++) {
       const slot = this.free[i]!;
+      const held = slot.cachedLength;
+      if (held === 0) continue;
       const prefix = slot.cachedPrefixLength(tokens);
-      const better =
-        prefix > bestPrefix ||
-        (prefix === bestPrefix && (this.lastUsed.get(slot) ?? -1) < (this.lastUsed.get(this.free[bestIndex]!) ?? -1));
-      if (better) {
-        bestIndex = i;
+      if (prefix === 0 || prefix < this.reuseThreshold * held) continue;
+      if (prefix > bestPrefix || (prefix === bestPrefix && this.lastUse(slot) < this.lastUse(this.free[best!]!))) {
+        best = i;
         bestPrefix = prefix;
       }
     }
-    const [slot] = this.free.splice(bestIndex, 1);
-    this.lastUsed.set(slot!, ++this.useCounter);
-    return slot!;
+    return best;
+  }
+
+  /** An empty slot (no cache to lose), else the one whose cache was used least recently. */
+  private emptyOrLeastRecentlyUsed(): number {
+    let best = 0;
+    for (let i = 1; i < this.free.length; i++) {
+      const slot = this.free[i]!;
+      const current = this.free[best]!;
+      const better = (slot.cachedLength === 0) !== (current.cachedLength === 0) ? slot.cachedLength === 0 : this.lastUse(slot) < this.lastUse(current);
+      if (better) best = i;
+    }
+    return best;
+  }
+
+  /** When the slot was last taken or released (a counter; never: -1). */
+  private lastUse(slot: S): number {
+    return this.lastUsed.get(slot) ?? -1;
   }
 }

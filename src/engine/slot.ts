@@ -17,8 +17,12 @@ export class Slot implements PrefixCache {
     return this.sequence.contextSize;
   }
 
+  get cachedLength(): number {
+    return this.reusesPrefixes ? this.sequence.nextTokenIndex : 0;
+  }
+
   cachedPrefixLength(tokens: readonly number[]): number {
-    if (!this.reusesPrefixes || this.sequence.nextTokenIndex === 0) return 0;
+    if (this.cachedLength === 0) return 0;
     return this.sequence.compareContextTokens(tokens as Token[]).firstDifferentIndex;
   }
 
