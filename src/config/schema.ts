@@ -33,6 +33,12 @@ const reasoningChoice = (options: { default?: "separate" } = {}) =>
     description: "separate: a template's thinking goes to reasoning_content; inline: it stays in content with its tags",
   });
 
+const poolingChoice = (options: { default?: "auto" } = {}) =>
+  Type.Union([Type.Literal("auto"), Type.Literal("mean"), Type.Literal("cls"), Type.Literal("last")], {
+    ...options,
+    description: "embeddings: auto = the GGUF's own pooling, or the last token for a model that declares none; mean / cls / last for a model that declares none",
+  });
+
 const chatTemplateDescription = "auto (the GGUF's own template, else a match by name) or a node-llama-cpp chat wrapper: chatML, llama3.1, mistral, gemma, qwen, general, …";
 
 export const ModelEntry = Type.Object(
@@ -64,10 +70,17 @@ export const ModelEntry = Type.Object(
     kvCacheType: Type.Optional(kvCacheChoice()),
     chatTemplate: Type.Optional(Type.String({ minLength: 1, description: chatTemplateDescription })),
     reasoning: Type.Optional(reasoningChoice()),
+    pooling: Type.Optional(poolingChoice()),
     sampling: Type.Optional(
       Type.Object(
-        { temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })), top_p: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })) },
-        { additionalProperties: false, description: "defaults for requests that do not set them" },
+        {
+          temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
+          top_p: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+          top_k: Type.Optional(Type.Integer({ minimum: 0 })),
+          min_p: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+          repeat_penalty: Type.Optional(Type.Number({ minimum: 0 })),
+        },
+        { additionalProperties: false, description: "defaults for requests that do not set them (over the GGUF's general.sampling.*)" },
       ),
     ),
     keepAliveMs: Type.Optional(Type.Integer({ minimum: -1, description: "unload after this long idle; -1 = never (default router.keepAliveMs)" })),
@@ -205,6 +218,7 @@ export const ConfigSchema = Type.Object(
         kvCacheType: KvCacheType,
         chatTemplate: Type.String({ default: "auto", description: chatTemplateDescription }),
         reasoning: reasoningChoice({ default: "separate" }),
+        pooling: poolingChoice({ default: "auto" }),
         isolation: Type.Union([Type.Literal("process"), Type.Literal("none")], {
           default: "process",
           description: "process: each model runs in a supervised child process (a native crash costs its requests, not the gateway); none: in the gateway's process",

@@ -95,7 +95,7 @@ function samplingOptions(request: GenerationRequest, recentTokens: Token[]): Seq
 
 /** Every value explicit: node-llama-cpp's defaults are not OpenAI's. */
 export function samplerSettings({ temperature, topP, topK, minP, seed }: SamplingParams) {
-  return { temperature, topP, topK, minP, ...(seed === undefined ? {} : { seed }) };
+  return { temperature, topP, topK, minP, seed };
 }
 
 export const penalizes = ({ presencePenalty, frequencyPenalty, repeatPenalty }: SamplingParams): boolean => presencePenalty !== 0 || frequencyPenalty !== 0 || repeatPenalty !== 1;

@@ -1,4 +1,4 @@
-import type { Llama, LlamaContext, LlamaEmbeddingContext, LlamaModel, Token } from "node-llama-cpp";
+import type { Llama, LlamaContext, LlamaModel, Token } from "node-llama-cpp";
 import type { EngineConfig, GatewayConfig } from "../config/schema.js";
 import { ApiError, invalidRequest, timedOut } from "../errors.js";
 import { defaultThreadsPerContext } from "./cpu-budget.js";
@@ -7,7 +7,9 @@ import { generateOnSlot } from "./generation.js";
 import { ReasoningSplitter, separateReasoning, startingWith, type ReasoningMode } from "./reasoning.js";
 import { generateWithAutoCalls } from "./tools/auto-calls.js";
 import { ForcedCallReader, forcedCallConstraint, forcedCallLayout, forcedToolCalls } from "./tools/forced-calls.js";
+import { choosePooling, Embedder, type PoolingChoice } from "./embedder.js";
 import { GrammarCache } from "./grammar-cache.js";
+import { ggufSamplingDefaults } from "./gguf-sampling.js";
 import { PromptRenderer } from "./prompt.js";
 import { PromptCache } from "./prompt-cache.js";
 import { PromptSharing } from "./prompt-sharing.js";
@@ -40,6 +42,7 @@ export class LlamaEngine implements ModelEngine {
     private readonly reasoning: ReasoningMode,
     private readonly batchFill: BatchFill | undefined,
     private readonly promptCache: PromptCache | undefined,
+    private readonly pooling: PoolingChoice,
   ) {
     this.grammars = new GrammarCache(model.llama);
   }
@@ -53,6 +56,13 @@ export class LlamaEngine implements ModelEngine {
     const contextCount = layout === "batched" ? 1 : engine.slots;
     const threads = engine.threads || defaultThreadsPerContext(contextCount);
     const model = await llama.loadModel({ modelPath: path, gpuLayers: engine.gpuLayers });
+    let pooling: PoolingChoice;
+    try {
+      pooling = choosePooling(model, engine.pooling);
+    } catch (error) {
+      await model.dispose();
+      throw error;
+    }
     const ctxSize = engine.ctxSize || Math.min(model.trainContextSize, DEFAULT_MAX_CTX_SIZE);
     const contexts: LlamaContext[] = [];
     const batchFill = layout === "batched" && engine.batchStrategy === "fill" ? new BatchFill() : undefined;
@@ -93,10 +103,12 @@ export class LlamaEngine implements ModelEngine {
       gpuLayers: model.gpuLayers,
       threads,
       chatTemplate: renderer.templateName,
+      modelSampling: ggufSamplingDefaults(model.fileInfo.metadata),
+      pooling,
       created: Math.floor(Date.now() / 1000),
     };
     const promptCache = engine.prefixCache && engine.promptCacheMiB > 0 ? new PromptCache(engine.promptCacheMiB * 2 ** 20) : undefined;
-    return new LlamaEngine(description, model, contexts, slots, scheduler, renderer, config.request.timeoutMs, engine.reasoning, batchFill, promptCache);
+    return new LlamaEngine(description, model, contexts, slots, scheduler, renderer, config.request.timeoutMs, engine.reasoning, batchFill, promptCache, pooling);
   }
 
   async start(request: GenerationRequest, clientSignal: AbortSignal): Promise<Generation> {
@@ -188,11 +200,11 @@ export class LlamaEngine implements ModelEngine {
     return separateReasoning(events, new ReasoningSplitter(markers, prompt.opensInThought));
   }
 
-  /** Embeddings from a context of their own, made on first use; one input at a time (a context evaluates one sequence here). */
+  /** Raw (unnormalized) embeddings from a context of their own, made on first use; one input at a time (a context evaluates one sequence here). */
   async embed(inputs: string[]): Promise<Embeddings> {
     const run = this.embeddingQueue.then(async () => {
-      this.embeddingContext ??= this.model.createEmbeddingContext({ contextSize: this.description.ctxSize, threads: this.description.threads || 1 });
-      const context = await this.embeddingContext;
+      this.embedder ??= Embedder.create(this.model, this.pooling, { contextSize: this.description.ctxSize, threads: this.description.threads || 1 });
+      const embedder = await this.embedder;
       const vectors: number[][] = [];
       let promptTokens = 0;
       for (const [index, input] of inputs.entries()) {
@@ -200,7 +212,7 @@ export class LlamaEngine implements ModelEngine {
         if (tokens.length > this.description.ctxSize)
           throw invalidRequest(`Input ${index} has ${tokens.length} tokens; this model embeds at most ${this.description.ctxSize}.`, "input", "context_length_exceeded");
         promptTokens += tokens.length;
-        vectors.push([...(await context.getEmbeddingFor(tokens)).vector]);
+        vectors.push(await embedder.embed(tokens));
       }
       return { vectors, promptTokens };
     });
@@ -208,7 +220,7 @@ export class LlamaEngine implements ModelEngine {
     return run;
   }
 
-  private embeddingContext?: Promise<LlamaEmbeddingContext>;
+  private embedder?: Promise<Embedder>;
   private embeddingQueue: Promise<unknown> = Promise.resolve();
 
   async tokenize(text: string, special: boolean): Promise<number[]> {
@@ -235,7 +247,7 @@ export class LlamaEngine implements ModelEngine {
   }
 
   async close(): Promise<void> {
-    await (await this.embeddingContext?.catch(() => undefined))?.dispose();
+    await (await this.embedder?.catch(() => undefined))?.dispose();
     await Promise.all(this.contexts.map((context) => context.dispose()));
     await this.model.dispose();
     this.promptCache?.close();

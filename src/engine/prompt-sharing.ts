@@ -63,14 +63,15 @@ export class PromptSharing {
   }
 
   private async lead(group: string, shared: SharedPrompt, slot: Slot, tokens: readonly Token[], reused: number, end: number): Promise<number> {
-    if (end - reused < MIN_SHARED_TOKENS) {
+    if (end < MIN_SHARED_TOKENS) {
       shared.publish(undefined);
       return reused;
     }
     const path = join(tmpdir(), `llm-gateway-${process.pid}-${group}.kv`);
     shared.path = path;
     try {
-      await slot.sequence.evaluateWithoutGeneratingNewTokens(tokens.slice(reused, end) as Token[]);
+      // A prompt the leader's slot already held is shared too: the followers' slots may not hold it.
+      if (reused < end) await slot.sequence.evaluateWithoutGeneratingNewTokens(tokens.slice(reused, end) as Token[]);
       await slot.sequence.saveStateToFile(path);
       shared.publish(path);
       return end;

@@ -41,11 +41,21 @@ export interface SamplingParams {
   topK: number;
   /** 0 = off. */
   minP: number;
-  seed?: number;
+  /** Always set: a request without a seed gets a random one (the response reports it). */
+  seed: number;
   presencePenalty: number;
   frequencyPenalty: number;
   /** llama.cpp's multiplicative repeat penalty; 1 = off. */
   repeatPenalty: number;
+}
+
+/** Defaults for omitted sampling fields, named as the request fields are. */
+export interface SamplingDefaults {
+  temperature?: number;
+  top_p?: number;
+  top_k?: number;
+  min_p?: number;
+  repeat_penalty?: number;
 }
 
 /** What the output must match: a GBNF grammar, any JSON object, or a JSON schema. */
@@ -136,8 +146,12 @@ export interface ModelDescription {
   threads: number;
   chatTemplate: string;
   created: number;
-  /** Sampling defaults for requests that do not set them (per model, from config). */
-  sampling?: { temperature?: number; top_p?: number };
+  /** Sampling defaults for requests that do not set them, from the model's config entry. */
+  sampling?: SamplingDefaults;
+  /** The publisher's recommended sampling, from the GGUF's general.sampling.* keys. */
+  modelSampling?: SamplingDefaults;
+  /** How embeddings are pooled, and whether the GGUF, the config or the fallback (last token) chose it. Local models only. */
+  pooling?: { pooling: "mean" | "cls" | "last" | "rank"; source: "gguf" | "config" | "fallback" };
 }
 
 export interface ModelEngine {

@@ -94,7 +94,7 @@ export class UpstreamEngine implements ModelEngine {
       top_p: request.sampling.topP,
       presence_penalty: request.sampling.presencePenalty,
       frequency_penalty: request.sampling.frequencyPenalty,
-      ...(request.sampling.seed === undefined ? {} : { seed: request.sampling.seed }),
+      seed: request.sampling.seed,
       ...(request.stop.length > 0 ? { stop: request.stop } : {}),
       ...(request.ignoreEos ? { ignore_eos: true } : {}),
       ...(request.logitBias ? { logit_bias: request.logitBias } : {}),

@@ -36,7 +36,19 @@ describe("the HTTP layer over a scripted engine", () => {
       ignoreEos: false,
       sampling: { temperature: 1, topP: 1, presencePenalty: 0, frequencyPenalty: 0 },
     });
-    expect(engine.lastRequest!.sampling.seed).toBeUndefined();
+    const { seed } = engine.lastRequest!.sampling;
+    expect(Number.isInteger(seed) && seed >= 0 && seed < 2 ** 32).toBe(true);
+  });
+
+  it("draws a fresh seed for each request without one and reports it in the response", async () => {
+    const first = await complete("hi");
+    const firstSeed = engine.lastRequest!.sampling.seed;
+    const second = await complete("hi");
+    expect(engine.lastRequest!.sampling.seed).not.toBe(firstSeed);
+    expect(first.json().seed).toBe(firstSeed);
+    expect(second.json().seed).toBe(engine.lastRequest!.sampling.seed);
+    await complete("hi", { seed: -1 });
+    expect(engine.lastRequest!.sampling.seed).toBe(2 ** 32 - 1);
   });
 
   it("joins text parts of a chat message and treats developer messages as system", async () => {

@@ -145,7 +145,8 @@ describe("logprobs on a real model", () => {
 describe.each(["per-slot", "batched"] as const)("n > 1 choices sharing one evaluation of the prompt (%s layout)", (layout) => {
   let gw: TestGateway;
   beforeAll(async () => {
-    gw = await startTestGateway({ engine: { slots: 3, ctxSize: 1024, layout } }, SYNTHETIC_57M);
+    // No prompt cache: the three other prompts below must really push the first one out of every slot.
+    gw = await startTestGateway({ engine: { slots: 3, ctxSize: 1024, layout, promptCacheMiB: 0 } }, SYNTHETIC_57M);
   });
   afterAll(() => gw.close());
 
@@ -157,9 +158,10 @@ describe.each(["per-slot", "batched"] as const)("n > 1 choices sharing one evalu
     const single = await gw.client.completions.create(body);
     const promptTokens = single.usage!.prompt_tokens;
     expect(promptTokens).toBeGreaterThan(100);
-    await postJson(gw.baseURL, "/completions", { ...body, prompt: "Something else entirely." }); // clear the cached prompt from the slots
-    await postJson(gw.baseURL, "/completions", { ...body, prompt: "Something else entirely, again." });
-    await postJson(gw.baseURL, "/completions", { ...body, prompt: "Something else entirely, a third time." });
+    // Three unrelated prompts: two take the empty slots, the third the least recently used one, the prompt's.
+    await postJson(gw.baseURL, "/completions", { ...body, prompt: "Something else entirely." });
+    await postJson(gw.baseURL, "/completions", { ...body, prompt: "A dog barked at the moon." });
+    await postJson(gw.baseURL, "/completions", { ...body, prompt: "Rain fell on the roof all night." });
     const before = await evaluated();
     const three = await gw.client.completions.create({ ...body, n: 3 });
     const spent = (await evaluated()) - before;
@@ -167,6 +169,11 @@ describe.each(["per-slot", "batched"] as const)("n > 1 choices sharing one evalu
     // One full evaluation plus the last prompt token per follower (whose logits pick its first answer token).
     expect(spent).toBeLessThan(promptTokens + 20);
     expect(spent).toBeGreaterThanOrEqual(promptTokens - 10);
+    // Again, now that a slot holds the prompt: the followers load that slot's state instead of evaluating it.
+    const cachedBefore = await evaluated();
+    const again = await gw.client.completions.create({ ...body, n: 3 });
+    expect(again.choices.map((c) => c.text)).toEqual(three.choices.map((c) => c.text));
+    expect((await evaluated()) - cachedBefore).toBeLessThan(20);
     await waitForIdleSlots(gw);
   });
 });

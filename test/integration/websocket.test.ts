@@ -32,7 +32,7 @@ describe("WebSocket streaming on a real model", () => {
   });
 
   it("sends exactly the chunks the SSE stream sends for the same greedy request", async () => {
-    const body = { model: gw.model, prompt: "Once upon a time", max_tokens: 24, temperature: 0, stream_options: { include_usage: true } };
+    const body = { model: gw.model, prompt: "Once upon a time", max_tokens: 24, temperature: 0, seed: 7, stream_options: { include_usage: true } };
     const sse = sseData(await (await postJson(gw.baseURL, "/completions", { ...body, stream: true })).text())
       .filter((d) => d !== "[DONE]")
       .map((d) => JSON.parse(d));

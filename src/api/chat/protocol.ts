@@ -102,10 +102,10 @@ export function toToolUse(body: ChatCompletionBody): ToolUse | undefined {
 }
 
 /** chat.completion and chat.completion.chunk objects, as OpenAI sends them. */
-export function chatResponseShape(model: string): ResponseShape {
+export function chatResponseShape(model: string, seed: number): ResponseShape {
   const id = `chatcmpl-${randomUUID().replaceAll("-", "")}`;
   const created = Math.floor(Date.now() / 1000);
-  const chunk = (choices: object[], usage: OpenAiUsage | null = null) => ({ id, object: "chat.completion.chunk", created, model, system_fingerprint: null, choices, usage });
+  const chunk = (choices: object[], usage: OpenAiUsage | null = null) => ({ id, object: "chat.completion.chunk", created, model, system_fingerprint: null, seed, choices, usage });
   const choice = (index: number, delta: object, finish_reason: string | null, logprobs: object | null = null) => ({ index, delta, logprobs, finish_reason });
   return {
     streamStart: (index) => chunk([choice(index, { role: "assistant", content: "" }, null)]),
@@ -118,6 +118,7 @@ export function chatResponseShape(model: string): ResponseShape {
       created,
       model,
       system_fingerprint: null,
+      seed,
       choices: choices.map(chatChoice),
       usage,
     }),

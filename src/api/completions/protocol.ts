@@ -13,7 +13,7 @@ export const CompletionBody = Type.Object({
 export type CompletionBody = Static<typeof CompletionBody>;
 
 /** text_completion objects, as OpenAI's legacy completions endpoint sends them (streamed or not). */
-export function completionResponseShape(model: string): ResponseShape {
+export function completionResponseShape(model: string, seed: number): ResponseShape {
   const id = `cmpl-${randomUUID().replaceAll("-", "")}`;
   const created = Math.floor(Date.now() / 1000);
   // text_offset counts characters from the start of each choice's text, across chunks.
@@ -34,7 +34,7 @@ export function completionResponseShape(model: string): ResponseShape {
       text_offset,
     };
   };
-  const object = (choices: object[], usage: OpenAiUsage | null = null) => ({ id, object: "text_completion", created, model, system_fingerprint: null, choices, usage });
+  const object = (choices: object[], usage: OpenAiUsage | null = null) => ({ id, object: "text_completion", created, model, system_fingerprint: null, seed, choices, usage });
   const choice = (index: number, text: string, finish_reason: FinishReason | null, logprobs: object | null = null) => ({ index, text, logprobs, finish_reason });
   return {
     streamDelta: (index, delta) => object([choice(index, delta.text ?? "", null, logprobsOf(index, delta.logprobs))]),

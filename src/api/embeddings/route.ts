@@ -4,6 +4,7 @@ import type { ApiContext } from "../context.js";
 import { invalidRequest } from "../../errors.js";
 import { estimatePromptTokens } from "../../ratelimit/token-estimate.js";
 import { chargeLimits } from "../shared/endpoint.js";
+import { normalizeVector } from "../../engine/embedder.js";
 
 const EmbeddingsBody = Type.Object({
   model: Type.String({ minLength: 1 }),
@@ -11,6 +12,8 @@ const EmbeddingsBody = Type.Object({
   encoding_format: Type.Optional(Type.Union([Type.Literal("float"), Type.Literal("base64")])),
   dimensions: Type.Optional(Type.Integer({ minimum: 1 })),
   user: Type.Optional(Type.String()),
+  // Extension (llama-server's): -1 raw vectors, 0 max-absolute (int16 range), 1 taxicab, 2 Euclidean (unit length, the default), p > 2 p-norm.
+  embd_normalize: Type.Optional(Type.Integer({ minimum: -1 })),
 });
 
 /** OpenAI's base64 form: the float32 vector's little-endian bytes. */
@@ -40,7 +43,10 @@ export const embeddingsRoute: FastifyPluginAsync<ApiContext> = async (app, conte
       return {
         object: "list",
         model: record.model,
-        data: result.vectors.map((vector, index) => ({ object: "embedding", index, embedding: body.encoding_format === "base64" ? toBase64(vector) : vector })),
+        data: result.vectors.map((raw, index) => {
+          const vector = normalizeVector(raw, body.embd_normalize ?? 2);
+          return { object: "embedding", index, embedding: body.encoding_format === "base64" ? toBase64(vector) : vector };
+        }),
         usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
       };
     } finally {

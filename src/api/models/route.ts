@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from "fastify";
 import type { ModelEngine } from "../../engine/types.js";
 import type { ApiContext } from "../context.js";
 import { ManagedModel } from "../../router/managed-model.js";
+import { samplingDefaults } from "../shared/sampling.js";
 
 function modelObject(engine: ModelEngine) {
   const d = engine.description;
@@ -12,7 +13,7 @@ function modelObject(engine: ModelEngine) {
     created: d.created,
     owned_by: "llm-gateway",
     // Extension fields, ignored by OpenAI clients.
-    meta: { ...managed, slots: d.slots, ctx_size: d.ctxSize, layout: d.layout, gpu: d.gpu, gpu_devices: d.gpuDevices, vram: d.vram, gpu_layers: d.gpuLayers, threads: d.threads, chat_template: d.chatTemplate },
+    meta: { ...managed, slots: d.slots, ctx_size: d.ctxSize, layout: d.layout, gpu: d.gpu, gpu_devices: d.gpuDevices, vram: d.vram, gpu_layers: d.gpuLayers, threads: d.threads, chat_template: d.chatTemplate, sampling_defaults: samplingDefaults(d), pooling: d.pooling },
   };
 }
 

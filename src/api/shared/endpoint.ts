@@ -9,7 +9,7 @@ import type { GatewayMetrics } from "../../observability/metrics.js";
 import type { RequestRecord } from "../../observability/request-record.js";
 import { shuttingDown, type Lifecycle } from "../../server/lifecycle.js";
 import type { ApiContext } from "../context.js";
-import { toGenerationRequest, type SamplingBody } from "./sampling.js";
+import { samplingDefaults, toGenerationRequest, type SamplingBody } from "./sampling.js";
 import type { AnswerEvent, ResponseShape } from "./response-shape.js";
 import { mergeChoices } from "./choices.js";
 
@@ -23,7 +23,8 @@ export interface GenerationEndpoint<Body extends SamplingBody = SamplingBody> {
   toPrompt(body: Body): PromptInput;
   /** The endpoint's own request fields (tools, logprobs); throws a 400 ApiError for a bad combination or one over the limits. */
   toOptions(body: Body, limits: ApiContext["limits"]): Pick<GenerationRequest, "tools" | "logprobs">;
-  shapeFor(model: string): ResponseShape;
+  /** `seed`: the sampler's seed, reported in every response object (choice i samples with seed + i). */
+  shapeFor(model: string, seed: number): ResponseShape;
 }
 
 export interface PreparedGeneration {
@@ -43,13 +44,13 @@ export function prepareGeneration<Body extends SamplingBody>(endpoint: Generatio
   const options = endpoint.toOptions(body, limits);
   if (options.logprobs && options.tools?.choice.mode === "auto")
     throw invalidRequest("'logprobs' with tool_choice 'auto' is not supported: the model's own call syntax is parsed apart from its tokens. Use tool_choice 'required' or a named function.", "logprobs");
-  const generation = { ...toGenerationRequest(body, endpoint.toPrompt(body), limits, engine.description.sampling), ...options };
+  const generation = { ...toGenerationRequest(body, endpoint.toPrompt(body), limits, samplingDefaults(engine.description)), ...options };
   if (options.tools) generation.ignoreEos = false; // a call ends where its JSON ends
   return {
     engine,
     generation,
     choices,
-    shape: endpoint.shapeFor(engine.description.id), // the canonical id, also for an alias (OpenAI answers with the exact model too)
+    shape: endpoint.shapeFor(engine.description.id, generation.sampling.seed), // the canonical id, also for an alias (OpenAI answers with the exact model too)
     includeUsage: body.stream_options?.include_usage === true,
   };
 }
@@ -124,13 +125,12 @@ export async function startGeneration(prepared: PreparedGeneration, admission: A
 }
 
 /**
- * Choice i of n: it samples with seed + i (n choices of one seeded request differ from each other and are
- * each reproducible), and shares the prompt's evaluation with the other choices.
+ * Choice i of n: it samples with seed + i (n choices of one request differ from each other, and a request
+ * sent again with the reported seed reproduces each), and shares the prompt's evaluation with the other choices.
  */
 function choiceRequest(generation: GenerationRequest, index: number, size: number, group: string): GenerationRequest {
   if (size === 1) return generation;
-  const { seed } = generation.sampling;
-  return { ...generation, share: { group, index, size }, sampling: { ...generation.sampling, ...(seed === undefined ? {} : { seed: (seed + index) % 2 ** 32 }) } };
+  return { ...generation, share: { group, index, size }, sampling: { ...generation.sampling, seed: (generation.sampling.seed + index) % 2 ** 32 } };
 }
 
 interface Observation {

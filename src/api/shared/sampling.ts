@@ -1,6 +1,7 @@
 import { Type, type Static } from "typebox";
 import { invalidRequest } from "../../errors.js";
-import type { GenerationRequest, ModelDescription, OutputConstraint, PromptInput } from "../../engine/types.js";
+import { randomInt } from "node:crypto";
+import type { GenerationRequest, ModelDescription, OutputConstraint, PromptInput, SamplingDefaults } from "../../engine/types.js";
 import { checkSupportedSchema } from "./json-schema-support.js";
 
 export const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
@@ -46,8 +47,21 @@ export interface RequestLimits {
   maxTokens: number;
 }
 
-/** Maps the shared OpenAI fields onto an engine request; the model's configured defaults, then OpenAI's, apply where a field is absent. */
-export function toGenerationRequest(body: SamplingBody, prompt: PromptInput, limits: RequestLimits, defaults: ModelDescription["sampling"] = {}): GenerationRequest {
+/** OpenAI's defaults, and no truncation or penalty: what a request gets when neither it nor the model says otherwise. */
+const OPENAI_DEFAULTS: Required<SamplingDefaults> = { temperature: 1, top_p: 1, top_k: 0, min_p: 0, repeat_penalty: 1 };
+
+/** The defaults of a model's requests, field by field: its config entry, else its GGUF's recommendation, else OpenAI's. */
+export function samplingDefaults({ sampling, modelSampling }: Pick<ModelDescription, "sampling" | "modelSampling">): Required<SamplingDefaults> {
+  return { ...OPENAI_DEFAULTS, ...modelSampling, ...sampling };
+}
+
+/** A request's seed as the sampler takes it (0 to 2^32 - 1); a request without one gets a fresh random seed. */
+export function requestSeed(seed: number | null | undefined): number {
+  return seed == null ? randomInt(2 ** 32) : ((seed % 2 ** 32) + 2 ** 32) % 2 ** 32;
+}
+
+/** Maps the shared OpenAI fields onto an engine request; where a field is absent, the model's defaults apply (see samplingDefaults). */
+export function toGenerationRequest(body: SamplingBody, prompt: PromptInput, limits: RequestLimits, defaults: Required<SamplingDefaults> = OPENAI_DEFAULTS): GenerationRequest {
   const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? limits.maxTokens;
   const param = body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
   if (maxTokens > limits.maxTokens) throw invalidRequest(`'${param}' is too large: ${maxTokens}. This server allows at most ${limits.maxTokens}.`, param, "invalid_value");
@@ -60,14 +74,14 @@ export function toGenerationRequest(body: SamplingBody, prompt: PromptInput, lim
     ...(constraint ? { constraint } : {}),
     stop: typeof body.stop === "string" ? [body.stop] : (body.stop ?? []),
     sampling: {
-      temperature: body.temperature ?? defaults.temperature ?? 1,
-      topP: body.top_p ?? defaults.top_p ?? 1,
-      ...(body.seed == null ? {} : { seed: ((body.seed % 2 ** 32) + 2 ** 32) % 2 ** 32 }),
+      temperature: body.temperature ?? defaults.temperature,
+      topP: body.top_p ?? defaults.top_p,
+      seed: requestSeed(body.seed),
       presencePenalty: body.presence_penalty ?? 0,
       frequencyPenalty: body.frequency_penalty ?? 0,
-      topK: body.top_k ?? 0,
-      minP: body.min_p ?? 0,
-      repeatPenalty: body.repeat_penalty ?? 1,
+      topK: body.top_k ?? defaults.top_k,
+      minP: body.min_p ?? defaults.min_p,
+      repeatPenalty: body.repeat_penalty ?? defaults.repeat_penalty,
     },
   };
 }
