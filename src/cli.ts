@@ -7,6 +7,7 @@ import { createLogger } from "./server/logger.js";
 import { startGateway } from "./server/start.js";
 
 const DEFAULT_THREADPOOL = 4;
+const DUPLICATE_SIGNAL_MS = 1_000;
 
 function usage(): string {
   const settings = [CONFIG_FLAG, MODEL_FLAG, ...SCALAR_SETTINGS];
@@ -63,13 +64,15 @@ async function main(): Promise<void> {
     logger.fatal({ err: error instanceof ConfigError ? error.message : error }, "could not start");
     process.exit(1);
   }
-  let stopping = false;
+  let stoppingSince: number | undefined;
   const stop = async (signal: string) => {
-    if (stopping) {
+    if (stoppingSince !== undefined) {
+      // One event can arrive twice (a group signal, and the same forwarded by a relaunching parent); a person's second Ctrl-C comes later.
+      if (Date.now() - stoppingSince < DUPLICATE_SIGNAL_MS) return;
       logger.warn({ signal }, "second signal: exiting at once");
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = Date.now();
     await gateway.shutdown(config.shutdown.graceMs);
     process.exit(0);
   };

@@ -122,6 +122,8 @@ export const ConfigSchema = Type.Object(
     http: Type.Object(
       {
         bodyLimit: Integer(1024, 4 * 1024 * 1024, "largest request body in bytes (413 above)"),
+        discardLimitBytes: Integer(0, 64 * 1024 * 1024, "a too-large body up to this size is read and thrown away before the 413, so clients that write the whole body first read the 413; a larger one gets the 413 and a closed connection"),
+        discardTimeoutMs: Integer(1, 10_000, "longest time spent reading a too-large body before the 413"),
         sseKeepAliveMs: Integer(100, 10_000, "send an SSE comment when a stream was silent this long (prompt evaluation)"),
       },
       { default: {}, additionalProperties: false },
@@ -213,7 +215,7 @@ export const ConfigSchema = Type.Object(
           minimum: 0,
           maximum: 1,
           default: 0.5,
-          description: "a free slot is chosen for its cache when the prompt reuses at least this share of the tokens it holds; otherwise an empty slot, then the least recently used",
+          description: "a free slot is chosen for its cache when the shared prefix is at least this share of the prompt or of the tokens the slot holds; otherwise an empty slot, then the least recently used",
         }),
         kvCacheType: KvCacheType,
         chatTemplate: Type.String({ default: "auto", description: chatTemplateDescription }),

@@ -23,12 +23,12 @@ interface Waiter<S> {
 
 /**
  * Hands out slots to requests: at once when one is free, else in FIFO order from a queue bounded by
- * requests and by prompt tokens. Which free slot: the one whose cache the prompt reuses the longest
- * prefix of, if that prefix is at least `reuseThreshold` of what the slot holds (its conversation's
- * earlier turn); otherwise an empty slot; otherwise the least recently used one. A slot holding
- * another conversation that merely shares the BOS or the template's opening tokens is never taken
- * while a cheaper slot is free, so interleaved conversations keep their caches (llama-server's
- * --slot-prompt-similarity, measured on the reused share of the slot rather than of the prompt).
+ * requests and by prompt tokens. Which free slot: the one whose cache shares the longest prefix with
+ * the prompt, if that prefix is at least `reuseThreshold` of the prompt (llama-server's
+ * --slot-prompt-similarity) or of what the slot holds (its conversation's earlier turn); otherwise an
+ * empty slot; otherwise the least recently used one. A slot holding another conversation that merely
+ * shares the BOS or the template's opening tokens is never taken while a cheaper slot is free, so
+ * interleaved conversations keep their caches.
  */
 export class SlotScheduler<S extends PrefixCache> {
   private readonly free: S[];
@@ -40,7 +40,7 @@ export class SlotScheduler<S extends PrefixCache> {
   constructor(
     private readonly slots: readonly S[],
     private readonly limits: QueueLimits,
-    /** A slot is chosen for its cache when the prompt reuses at least this share of it (0 to 1; 0 = any shared token). */
+    /** A slot is chosen for its cache when the shared prefix is at least this share of the prompt or of the slot's cache (0 to 1; 0 = any shared token). */
     private readonly reuseThreshold = 0.5,
   ) {
     this.free = [...slots];
@@ -108,7 +108,7 @@ export class SlotScheduler<S extends PrefixCache> {
     return slot!;
   }
 
-  /** The free slot whose cache the prompt reuses most, if it reuses enough of it; longest prefix first, then least recently used. */
+  /** The free slot whose cache the prompt reuses most, if enough of the prompt or of the cache is shared; longest prefix first, then least recently used. */
   private cacheHit(tokens: readonly number[]): number | undefined {
     let best: number | undefined;
     let bestPrefix = 0;
@@ -117,7 +117,7 @@ export class SlotScheduler<S extends PrefixCache> {
       const held = slot.cachedLength;
       if (held === 0) continue;
       const prefix = slot.cachedPrefixLength(tokens);
-      if (prefix === 0 || prefix < this.reuseThreshold * held) continue;
+      if (prefix === 0 || prefix < this.reuseThreshold * Math.min(held, tokens.length)) continue;
       if (prefix > bestPrefix || (prefix === bestPrefix && this.lastUse(slot) < this.lastUse(this.free[best!]!))) {
         best = i;
         bestPrefix = prefix;

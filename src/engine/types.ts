@@ -168,6 +168,8 @@ export interface ModelEngine {
   /** One vector per input, and the tokens they took. Absent for engines that cannot embed. */
   embed?(inputs: string[]): Promise<Embeddings>;
   stats(): EngineStats;
+  /** The gateway is shutting down: an engine process that stops from now on is not started again. */
+  stopRestarts?(): void;
   close(): Promise<void>;
 }
 

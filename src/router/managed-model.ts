@@ -129,6 +129,10 @@ export class ManagedModel implements ModelEngine {
     return true;
   }
 
+  stopRestarts(): void {
+    this.engine?.stopRestarts?.();
+  }
+
   async close(): Promise<void> {
     clearTimeout(this.idleTimer);
     await this.loading?.catch(() => {});

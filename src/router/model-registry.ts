@@ -80,6 +80,11 @@ export class ModelRegistry {
     }
   }
 
+  /** Shutting down: engines that stop from now on stay stopped. */
+  stopRestarts(): void {
+    for (const engine of this.engines) engine.stopRestarts?.();
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.engines.map((engine) => engine.close()));
   }

@@ -58,7 +58,7 @@ export async function buildApp({ config, models, logger }: AppOptions): Promise<
   app.addHook("onClose", () => limiter.close());
   await limiter.ready(REDIS_CONNECT_WAIT_MS);
   app.setValidatorCompiler(({ schema }) => compileBodyValidator(schema));
-  installErrorHandling(app);
+  installErrorHandling(app, config.http);
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
     if (lifecycle.isDraining) reply.header("connection", "close"); // keep-alive clients move to another instance

@@ -29,7 +29,7 @@ export function logRequests(app: FastifyInstance, metrics: GatewayMetrics, keepC
       const status = reply.raw.writableFinished ? (record.errorStatus ?? reply.raw.statusCode) : CLIENT_CLOSED;
       record.count(metrics, status);
       const level = PROBES.has(request.url.split("?")[0]!) ? "debug" : "info";
-      request.log[level]({ reqId: request.id, method: request.method, url: redactedUrl(request.url), ...record.fields(status) }, "request completed");
+      request.log[level]({ method: request.method, url: redactedUrl(request.url), ...record.fields(status) }, "request completed");
     });
   });
 }

@@ -64,6 +64,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     shutdown: async (graceMs) => {
       const inFlight = app.ops.lifecycle.inFlight;
       logger.info({ graceMs, inFlight }, "shutting down: refusing new requests, letting in-flight generations finish");
+      models.stopRestarts();
       const { finished, cancelled } = await app.ops.lifecycle.drain(graceMs);
       logger.info({ finished, cancelled }, "in-flight generations done; closing");
       await app.close();

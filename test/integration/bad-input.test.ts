@@ -55,8 +55,17 @@ describe("bad input against a real model", () => {
     expect((await fetch(`${gw.baseURL}/models/gpt-4o`)).status).toBe(404);
   });
 
-  it("answers a body over http.bodyLimit with 413", async () => {
-    await expectError(await chat({ messages: [{ role: "user", content: "x".repeat(20_000) }] }), 413, { code: "request_too_large" });
+  it("answers a body over http.bodyLimit with 413, naming the limit", async () => {
+    const error = await expectError(await chat({ messages: [{ role: "user", content: "x".repeat(20_000) }] }), 413, { code: "request_too_large" });
+    expect(error.message).toContain("16384 bytes");
+  });
+
+  it("lets a client that writes a large body before reading (fetch, the openai SDK) read the 413, not a reset", async () => {
+    const big = "x".repeat(8 * 1024 * 1024);
+    for (let i = 0; i < 3; i++) await expectError(await chat({ messages: [{ role: "user", content: big }] }), 413, { code: "request_too_large" });
+    const error = await gw.client.chat.completions.create({ model: gw.model, messages: [{ role: "user", content: big }] }).catch((e: unknown) => e);
+    expect((error as { status?: number }).status).toBe(413); // an APIError, not an APIConnectionError
+    expect((await chat({})).status).toBe(200); // and the server serves on
   });
 
   it("answers an unknown URL with 404 in the same shape", async () => {

@@ -90,10 +90,11 @@ describe("SlotScheduler", () => {
     expect(one.cached).toEqual([1, 10, 11, 12]);
   });
 
-  it("takes a partly matching slot only when the prompt reuses enough of it (the threshold is configurable)", async () => {
+  it("takes a partly matching slot only when enough of the prompt or of its cache is shared (the threshold is configurable)", async () => {
     const held = new FakeSlot("held", [1, 2, 3, 4, 5, 6, 7, 8]);
     const empty = new FakeSlot("empty");
-    const prompt = [1, 2, 3, 9];
+    const prompt = [1, 2, 3, 9, 10, 11, 12, 13];
+    expect(await new SlotScheduler([held, empty], limits).acquire([1, 2, 3, 9], never())).toBe(held); // 3 of its 4 tokens
     expect(await new SlotScheduler([held, empty], limits).acquire(prompt, never())).toBe(empty);
     expect(await new SlotScheduler([held, empty], limits, 0.3).acquire(prompt, never())).toBe(held);
   });

@@ -11,7 +11,8 @@ export type ClientMessage =
 
 export type ServerMessage =
   | { type: "chunk"; id: string; data: object }
-  | { type: "done"; id: string; usage: OpenAiUsage }
+  /** The one terminal message of a request that was not an error; `cancelled` when the client's cancel ended it (usage: what was generated). */
+  | { type: "done"; id: string; usage: OpenAiUsage; cancelled?: true }
   | { type: "error"; id: string | null; status: number; error: ReturnType<typeof openAiError>; retry_after_ms?: number }
   | { type: "pong" };
 

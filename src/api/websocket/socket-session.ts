@@ -8,7 +8,7 @@ import { admitGeneration, prepareGeneration, startGeneration, type GenerationEnd
 import { RequestRecord } from "../../observability/request-record.js";
 import type { Identity } from "../../auth/api-keys.js";
 import { CLIENT_CLOSED } from "../../server/request-logging.js";
-import { streamItems } from "../shared/response-shape.js";
+import { streamItems, toOpenAiUsage } from "../shared/response-shape.js";
 import type { SamplingBody } from "../shared/sampling.js";
 import { errorMessage, parseClientMessage, type ServerMessage } from "./protocol.js";
 
@@ -24,6 +24,8 @@ export function socketEndpoints(endpoints: readonly GenerationEndpoint[]): Map<s
 type WsLimits = GatewayConfig["ws"];
 
 const DRAIN_POLL_MS = 5;
+/** The abort reason of a request the client cancelled (as opposed to a socket that closed). */
+const CANCELLED = new Error("cancelled by the client");
 
 /**
  * One client socket: many generations in flight at once, each tagged by the client's id, each holding
@@ -60,7 +62,7 @@ export class SocketSession {
     if ("problem" in parsed) return this.send(errorMessage(parsed.id, invalidRequest(parsed.problem, parsed.param, "invalid_message").toData()));
     const { message } = parsed;
     if (message.kind === "ping") return this.send({ type: "pong" });
-    if (message.kind === "cancel") return void this.inFlight.get(message.id)?.abort(new Error("cancelled by the client"));
+    if (message.kind === "cancel") return void this.inFlight.get(message.id)?.abort(CANCELLED); // a finished id already had its terminal message
     const target = this.endpoints.get(message.type);
     if (!target)
       return this.send(errorMessage(message.id, invalidRequest(`Unknown message type '${message.type}'. Use ${[...this.endpoints.keys(), "cancel", "ping"].join(", ")}.`, "type", "invalid_message").toData()));
@@ -77,6 +79,7 @@ export class SocketSession {
     const record = new RequestRecord("websocket", this.context.logContent);
     const active = this.context.metrics.activeStreams.labels("websocket");
     let streaming = false;
+    let ended = false; // a terminal message (done or error) went out: a late cancel must not send another
     try {
       if (!validate(body)) throw validationError(validate.errors ?? []);
       const prepared = prepareGeneration(endpoint, body as unknown as SamplingBody, this.context);
@@ -87,10 +90,14 @@ export class SocketSession {
       for await (const item of streamItems(started.events, prepared.shape, prepared.choices, prepared.includeUsage)) {
         if (abort.signal.aborted || !(await this.writable(abort.signal))) break;
         if (item.kind === "chunk") this.send({ type: "chunk", id, data: item.data });
-        else if (item.kind === "end") this.send({ type: "done", id, usage: item.usage });
-        else this.send(errorMessage(id, item.error));
+        else {
+          ended = true;
+          this.send(item.kind === "end" ? { type: "done", id, usage: item.usage } : errorMessage(id, item.error));
+        }
       }
+      if (!ended && abort.signal.reason === CANCELLED) this.sendCancelled(id, record);
     } catch (error) {
+      if (abort.signal.reason === CANCELLED) return this.sendCancelled(id, record);
       if (abort.signal.aborted) return;
       const apiError = toApiError(error);
       record.errorStatus = apiError.status;
@@ -103,6 +110,12 @@ export class SocketSession {
       record.count(this.context.metrics, status);
       this.log.info({ messageId: id, ...record.fields(status) }, "websocket request completed");
     }
+  }
+
+  /** A cancelled request's terminal message: what it generated until then, as its rate limits were charged. */
+  private sendCancelled(id: string, record: RequestRecord): void {
+    const usage = toOpenAiUsage({ promptTokens: record.promptTokens ?? 0, cachedTokens: record.cachedTokens ?? 0, completionTokens: record.completionTokens ?? 0 });
+    this.send({ type: "done", id, usage, cancelled: true });
   }
 
   /** Waits while the socket's send buffer is over the limit; closes a socket that stays stalled. */

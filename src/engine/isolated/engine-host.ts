@@ -92,5 +92,9 @@ process.on("message", async (message: ToEngine) => {
       process.exit(0);
   }
 });
-// The gateway went away without a word: nothing left to serve.
+// The gateway went away without a word (even SIGKILL closes the IPC channel): nothing left to serve.
 process.on("disconnect", () => process.exit(0));
+// Only the gateway stops this process, with a "close" message once its in-flight generations drained. A
+// terminal's Ctrl-C, systemd's KillMode=control-group and `kill -- -PGID` signal every process of the
+// service; those signals are meant for the gateway.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => {});

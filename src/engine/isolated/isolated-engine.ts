@@ -112,6 +112,10 @@ export class IsolatedEngine implements ModelEngine {
     return result;
   }
 
+  stopRestarts(): void {
+    this.closing = true;
+  }
+
   async close(): Promise<void> {
     this.closing = true;
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
@@ -129,6 +133,9 @@ export class IsolatedEngine implements ModelEngine {
       execArgv: HOST_EXEC_ARGV,
       // Each context decodes on a libuv pool thread of its own.
       env: { ...process.env, UV_THREADPOOL_SIZE: String(Math.max(4, contexts + 2)) },
+      // A process group of its own: Ctrl-C and `kill -- -PGID` reach the gateway only, which drains and then
+      // closes its engines (engine-host.ts also ignores signals that reach it through a cgroup).
+      detached: true,
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
     this.ready = new Promise((resolve, reject) => {
