@@ -7,7 +7,7 @@ import { createLogger } from "./server/logger.js";
 import { startGateway } from "./server/start.js";
 
 const DEFAULT_THREADPOOL = 4;
-const DUPLICATE_SIGNAL_MS = 1_000;
+const DUPLICATE_SIGNAL_MS = 250;
 
 function usage(): string {
   const settings = [CONFIG_FLAG, MODEL_FLAG, ...SCALAR_SETTINGS];

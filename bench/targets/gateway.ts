@@ -4,13 +4,14 @@ import { PROJECT_ROOT } from "../../src/engine/model-file.js";
 
 export interface GatewayProcess {
   baseURL: string;
+  pid: number;
   stop(): Promise<void>;
 }
 
 /** Starts the built gateway (dist/) in its own process, as a user runs it, and waits until it serves. */
-export async function startGatewayProcess(flags: string[]): Promise<GatewayProcess> {
+export async function startGatewayProcess(flags: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<GatewayProcess> {
   // The gateway sizes its own libuv pool, as it does for users; the bench's setting must not leak in.
-  const env = { ...process.env };
+  const env = { ...process.env, ...extraEnv };
   delete env.UV_THREADPOOL_SIZE;
   const child = spawn(process.execPath, [resolve(PROJECT_ROOT, "dist/src/cli.js"), "--host", "127.0.0.1", "--port", "0", "--log-level", "info", ...flags], {
     cwd: PROJECT_ROOT,
@@ -29,6 +30,7 @@ export async function startGatewayProcess(flags: string[]): Promise<GatewayProce
   child.stdout.resume();
   return {
     baseURL,
+    pid: child.pid!,
     stop: async () => {
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once("exit", r));
