@@ -233,6 +233,7 @@ export const ConfigSchema = Type.Object(
       {
         connectTimeoutMs: Integer(1, 5_000, "an upstream that has not answered with headers by then counts as failed (the request tries the next one)"),
         healthCheckIntervalMs: Integer(100, 10_000, "how often each upstream's /models is checked; a failing one gets no requests until it passes"),
+        idleTimeoutMs: Integer(1, 2_000, "pooled keep-alive connections to upstreams idle this long are closed (shorter than common servers' keep-alive timeouts)"),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -130,6 +130,8 @@ export interface EngineStats {
   queuedRequests: number;
   queuedTokens: number;
   generatedTokens: number;
+  /** Models served by upstreams: requests sent again after a pooled connection closed under them. */
+  upstreamRetries?: number;
 }
 
 export interface ModelDescription {

@@ -41,6 +41,19 @@ export class GatewayMetrics {
     perModel("queue_depth", "Requests waiting for a slot", (engine) => engine.stats().queuedRequests);
     perModel("slots_busy", "Slots generating now", (engine) => engine.stats().slotsBusy);
     perModel("slots_total", "Slots (parallel sequences) per model", (engine) => engine.stats().slotsTotal);
+    new Counter({
+      name: `${PREFIX}upstream_retries_total`,
+      help: "Requests to an upstream sent again on a fresh connection after a pooled keep-alive connection closed before any response byte",
+      labelNames: ["model"],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const engine of models.all()) {
+          const retries = engine.stats().upstreamRetries;
+          if (retries !== undefined) this.inc({ model: engine.description.id }, retries);
+        }
+      },
+    });
     new Gauge({
       name: `${PREFIX}rate_limiter_state`,
       help: "1 for the limiter's current state: memory (no Redis configured), redis, fallback (Redis failed, in-memory limits) or unavailable (Redis failed, 503)",

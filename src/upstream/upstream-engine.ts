@@ -1,4 +1,6 @@
+import type { IncomingMessage } from "node:http";
 import type { Logger } from "pino";
+import { bodyText, UpstreamClient } from "./upstream-client.js";
 import type { GatewayConfig, ModelEntryConfig } from "../config/schema.js";
 import { ApiError, invalidRequest } from "../errors.js";
 import type { ChatMessage, EngineStats, FinishReason, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine, ToolUse, Usage } from "../engine/types.js";
@@ -31,6 +33,7 @@ export class UpstreamEngine implements ModelEngine {
   readonly description: ModelDescription;
   private readonly upstreams: Upstream[];
   private readonly healthTimer: NodeJS.Timeout;
+  private readonly client: UpstreamClient;
   private generated = 0;
 
   constructor(
@@ -43,6 +46,7 @@ export class UpstreamEngine implements ModelEngine {
     this.description = {
       id, path: upstreams.map((u) => u.url).join(", "), slots: 0, ctxSize: 0, layout: "batched", gpu: false, gpuLayers: 0, threads: 0, chatTemplate: "upstream", created: Math.floor(Date.now() / 1000),
     };
+    this.client = new UpstreamClient(settings.idleTimeoutMs);
     this.healthTimer = setInterval(() => void this.checkHealth(), settings.healthCheckIntervalMs);
     this.healthTimer.unref();
   }
@@ -69,11 +73,12 @@ export class UpstreamEngine implements ModelEngine {
 
   stats(): EngineStats {
     const busy = this.upstreams.reduce((sum, u) => sum + u.outstanding, 0);
-    return { slotsTotal: 0, slotsBusy: busy, queuedRequests: 0, queuedTokens: 0, generatedTokens: this.generated };
+    return { slotsTotal: 0, slotsBusy: busy, queuedRequests: 0, queuedTokens: 0, generatedTokens: this.generated, upstreamRetries: this.client.retries };
   }
 
   async close(): Promise<void> {
     clearInterval(this.healthTimer);
+    this.client.close();
   }
 
   /** Least outstanding requests per weight among healthy upstreams not tried yet; unhealthy ones only when nothing else is left. */
@@ -83,7 +88,7 @@ export class UpstreamEngine implements ModelEngine {
     return candidates.sort((a, b) => a.outstanding / a.weight - b.outstanding / b.weight)[0];
   }
 
-  private async send(upstream: Upstream, request: GenerationRequest, signal: AbortSignal): Promise<Response> {
+  private async send(upstream: Upstream, request: GenerationRequest, signal: AbortSignal): Promise<IncomingMessage> {
     const chat = request.prompt.kind === "chat";
     const body = {
       model: upstream.model ?? this.description.id,
@@ -106,10 +111,10 @@ export class UpstreamEngine implements ModelEngine {
     const forward = () => controller.abort(signal.reason);
     signal.addEventListener("abort", forward, { once: true });
     const timer = setTimeout(() => controller.abort(new Error(`no response within ${this.settings.connectTimeoutMs} ms`)), this.settings.connectTimeoutMs);
-    let response: Response;
+    let response: IncomingMessage;
     try {
-      response = await fetch(`${upstream.url.replace(/\/$/, "")}${chat ? "/chat/completions" : "/completions"}`, {
-        method: "POST",
+      response = await this.client.post({
+        url: `${upstream.url.replace(/\/$/, "")}${chat ? "/chat/completions" : "/completions"}`,
         headers: { "content-type": "application/json", accept: "text/event-stream", ...(upstream.apiKey ? { authorization: `Bearer ${upstream.apiKey}` } : {}) },
         body: JSON.stringify(body),
         signal: controller.signal,
@@ -120,20 +125,23 @@ export class UpstreamEngine implements ModelEngine {
     } finally {
       clearTimeout(timer);
     }
-    if (response.ok && response.body) return response;
-    const error = ((await response.json().catch(() => ({}))) as OpenAiChunk).error;
-    if (response.status >= 500) this.markDown(upstream, `HTTP ${response.status}`);
-    const retryAfter = Number(response.headers.get("retry-after-ms")) || undefined;
-    throw new ApiError(response.status, error?.message ?? `Upstream answered HTTP ${response.status}.`, error?.type ?? "server_error", error?.code ?? "upstream_error", error?.param ?? null, retryAfter);
+    const status = response.statusCode ?? 502;
+    if (status >= 200 && status < 300) return response;
+    const text = await bodyText(response).catch(() => "");
+    const error = (parseJson(text) as OpenAiChunk | undefined)?.error;
+    if (status >= 500) this.markDown(upstream, `HTTP ${status}`);
+    const retryAfter = Number(response.headers["retry-after-ms"]) || undefined;
+    throw new ApiError(status, error?.message ?? `Upstream answered HTTP ${status}.`, error?.type ?? "server_error", error?.code ?? "upstream_error", error?.param ?? null, retryAfter);
   }
 
-  private async *events(upstream: Upstream, response: Response, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
+  private async *events(upstream: Upstream, response: IncomingMessage, signal: AbortSignal): AsyncGenerator<GenerationEvent> {
     let text = 0;
     let finish: FinishReason | undefined;
     let usage: Usage | undefined;
     try {
       let buffer = "";
-      for await (const piece of response.body!.pipeThrough(new TextDecoderStream())) {
+      response.setEncoding("utf8");
+      for await (const piece of response as AsyncIterable<string>) {
         buffer += piece;
         let end: number;
         while ((end = buffer.indexOf("\n\n")) !== -1) {
@@ -172,6 +180,7 @@ export class UpstreamEngine implements ModelEngine {
     } finally {
       upstream.outstanding--;
       this.generated += usage?.completionTokens ?? text;
+      if (!response.complete) response.destroy(); // a consumer that stopped early: do not return a half-read connection to the pool
     }
   }
 
@@ -213,4 +222,12 @@ function toOpenAiTools({ tools, choice, parallel }: ToolUse): object {
     tool_choice: choice.mode === "function" ? { type: "function", function: { name: choice.name } } : choice.mode,
     parallel_tool_calls: parallel,
   };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }

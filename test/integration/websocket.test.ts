@@ -129,7 +129,9 @@ describe("WebSocket cancellation on a slow model with one slot", () => {
     const done = await socket.next((m) => m.type === "done" && m.id === "c1");
     expect(done.cancelled).toBe(true);
     const chunks = socket.forId("c1").filter((m) => m.type === "chunk" && m.data.choices[0]?.text).length;
-    expect(done.usage.completion_tokens).toBe(chunks);
+    // What was generated and charged: the chunks sent, and at most the token in flight when the cancel came.
+    expect(done.usage.completion_tokens).toBeGreaterThanOrEqual(chunks);
+    expect(done.usage.completion_tokens).toBeLessThanOrEqual(chunks + 1);
     expect(done.usage.prompt_tokens).toBeGreaterThan(0);
     await waitForIdleSlots(gw);
     expect(engine.stats().generatedTokens - before).toBeLessThan(300);
