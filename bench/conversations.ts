@@ -3,6 +3,7 @@
 // conversation 0 turn 2, …), each turn carrying the whole history with the answers the server gave. Reports the
 // share of prompt tokens served from cache on turns 2+ and TTFT, for the gateway and any OpenAI-compatible
 // server given as NAME=URL (e.g. llama-server started with the same GGUF, -np S and -c S × ctx).
+import { randomUUID } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -22,6 +23,8 @@ const USAGE = `npm run bench:conversations -- [options]
   --user-words <n>         words per user turn (default 60)
   --max-tokens <n>         tokens per answer (default 64)
   --ctx-size <n>           tokens per slot (default 2048)
+  --endpoint <name>        chat (each server renders its own chat template) or completions (the history as plain
+                           text: every server evaluates the same tokens, so cached shares compare exactly; default)
   --name <label>           results file name (default conversations)`;
 
 const { values } = parseArgs({
@@ -34,6 +37,7 @@ const { values } = parseArgs({
     "user-words": { type: "string", default: "60" },
     "max-tokens": { type: "string", default: "64" },
     "ctx-size": { type: "string", default: "2048" },
+    endpoint: { type: "string", default: "completions" },
     name: { type: "string", default: "conversations" },
     help: { type: "boolean", default: false },
   },
@@ -67,7 +71,10 @@ async function measure(target: string, conversations: number): Promise<Row> {
   const baseURL = external ?? gateway!.baseURL;
   const model = external ? "default" : basename(modelPath).replace(/\.gguf$/i, "");
   const client = await openStreamClient("sse", baseURL);
-  const histories = Array.from({ length: conversations }, () => [{ role: "system", content: SYSTEM }]);
+  // A fresh run id in the system prompt: a server that keeps prompts across runs (llama-server's --cache-ram)
+  // must not find this run's conversations cached from an earlier one.
+  const system = `${SYSTEM} Session ${randomUUID().slice(0, 8)}.`;
+  const histories = Array.from({ length: conversations }, () => [{ role: "system", content: system }]);
   const samples: { turn: number; sample: RequestSample }[] = [];
   let errors = 0;
   try {
@@ -77,10 +84,12 @@ async function measure(target: string, conversations: number): Promise<Row> {
       for (const [c, history] of histories.entries()) {
         history.push({ role: "user", content: fillerText(userWords, 1_000 * c + turn) });
         try {
-          const sample = await client.stream({
-            path: "/chat/completions",
-            body: { model, messages: history, max_tokens: maxTokens, temperature: 0, stream: true, stream_options: { include_usage: true } },
-          });
+          const common = { model, max_tokens: maxTokens, temperature: 0, stream: true, stream_options: { include_usage: true } };
+          const sample = await client.stream(
+            values.endpoint === "chat"
+              ? { path: "/chat/completions", body: { ...common, messages: history } }
+              : { path: "/completions", body: { ...common, prompt: `${history.map((m) => `${m.role}: ${m.content}`).join("\n")}\nassistant:` } },
+          );
           samples.push({ turn, sample });
           history.push({ role: "assistant", content: sample.text });
         } catch {
@@ -119,7 +128,7 @@ for (const conversations of values.conversations.split(",").map(Number)) {
 }
 
 const { machine, commit, stamp } = benchContext();
-const settings = { model: basename(modelPath), slots, turns, userWords, maxTokens, ctxSize: Number(values["ctx-size"]) };
+const settings = { model: basename(modelPath), endpoint: values.endpoint, slots, turns, userWords, maxTokens, ctxSize: Number(values["ctx-size"]) };
 const table = [
   "| conversations | target | requests | errors | cached share, turns 2+ | TTFT p50 / p90 ms (all) | TTFT p50 / p90 ms (turns 2+) |",
   "|---|---|---|---|---|---|---|",

@@ -44,16 +44,16 @@ export class PromptCache {
     const kept = slot.cachedPrefixLength(tokens);
     const held = slot.cachedLength;
     const match = this.longestMatch(tokens);
+    // A copy is loaded and the entry stays: a prompt may share only its first part (a common system prompt),
+    // and the conversation it belongs to may still come back for the rest.
     const restore = match && match.shared > kept && match.shared >= MIN_TOKENS ? match.entry : undefined;
-    if (restore) this.remove(restore); // taken at once, so no other request loads it too; the slot saves it again if evicted
+    if (restore) restore.lastUsed = ++this.counter;
     if (held - kept >= MIN_TOKENS && kept < held / 2) await this.save(slot);
     if (!restore) return;
     try {
       await slot.sequence.loadStateFromFile(restore.path, { acceptRisk: true });
     } catch {
-      await slot.sequence.clearHistory();
-    } finally {
-      void rm(restore.path, { force: true });
+      await slot.sequence.clearHistory(); // dropped meanwhile: a miss
     }
   }
 
