@@ -122,6 +122,10 @@ export const ConfigSchema = Type.Object(
     http: Type.Object(
       {
         bodyLimit: Integer(1024, 4 * 1024 * 1024, "largest request body in bytes (413 above)"),
+        corsOrigins: Type.String({
+          default: "http://localhost:*,http://127.0.0.1:*,http://[::1]:*,https://localhost:*,https://127.0.0.1:*",
+          description: "browser origins allowed to call the API (CORS) and to open /v1/ws: comma-separated, * matches any characters, * alone = any origin, empty = none",
+        }),
         discardLimitBytes: Integer(0, 64 * 1024 * 1024, "a too-large body up to this size is read and thrown away before the 413, so clients that write the whole body first read the 413; a larger one gets the 413 and a closed connection"),
         discardTimeoutMs: Integer(1, 10_000, "longest time spent reading a too-large body before the 413"),
         sseKeepAliveMs: Integer(100, 10_000, "send an SSE comment when a stream was silent this long (prompt evaluation)"),

@@ -20,6 +20,7 @@ export const SCALAR_SETTINGS: readonly ScalarSetting[] = [
   { flag: "gpu-layers", env: "GATEWAY_GPU_LAYERS", path: ["engine", "gpuLayers"], kind: "number", description: "n|max|auto (default auto)" },
   { flag: "layout", env: "GATEWAY_LAYOUT", path: ["engine", "layout"], kind: "string", description: "auto|batched|per-slot (default auto)" },
   { flag: "batch-strategy", env: "GATEWAY_BATCH_STRATEGY", path: ["engine", "batchStrategy"], kind: "string", description: "fill|first-come: how the batched layout fills a decode (default fill)" },
+  { flag: "cors-origins", env: "GATEWAY_CORS_ORIGINS", path: ["http", "corsOrigins"], kind: "string", description: "browser origins allowed (comma-separated, * wildcards; default: local origins)" },
   { flag: "prefix-cache", env: "GATEWAY_PREFIX_CACHE", path: ["engine", "prefixCache"], kind: "boolean", description: "true|false: reuse cached prompt prefixes (default true)" },
   { env: "API_KEYS", path: ["auth", "apiKeys"], kind: "string", description: "comma-separated name:key pairs; unset = open access" },
   { flag: "rate-limit-rpm", env: "RATE_LIMIT_RPM", path: ["rateLimit", "rpm"], kind: "number", description: "requests per minute per key (default 0 = unlimited)" },

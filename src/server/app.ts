@@ -17,6 +17,8 @@ import { Lifecycle } from "./lifecycle.js";
 import { logRequests } from "./request-logging.js";
 import { webSocketRoute } from "../api/websocket/route.js";
 import { installErrorHandling } from "./error-handler.js";
+import { allowCrossOrigin } from "./cross-origin.js";
+import { OriginPolicy } from "../auth/origin-policy.js";
 import { requireApiKey } from "./authentication.js";
 import { ApiKeys } from "../auth/api-keys.js";
 import { createLimiter, type LimiterSetup } from "../ratelimit/create-limiter.js";
@@ -59,6 +61,8 @@ export async function buildApp({ config, models, logger }: AppOptions): Promise<
   await limiter.ready(REDIS_CONNECT_WAIT_MS);
   app.setValidatorCompiler(({ schema }) => compileBodyValidator(schema));
   installErrorHandling(app, config.http);
+  const origins = new OriginPolicy(config.http.corsOrigins);
+  await allowCrossOrigin(app, origins);
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
     if (lifecycle.isDraining) reply.header("connection", "close"); // keep-alive clients move to another instance
@@ -84,7 +88,7 @@ export async function buildApp({ config, models, logger }: AppOptions): Promise<
     await v1.register(modelsRoute, context);
     await v1.register(tokenizeRoute, context);
     await v1.register(embeddingsRoute, context);
-    await v1.register(webSocketRoute, { ...context, ws: config.ws });
+    await v1.register(webSocketRoute, { ...context, ws: config.ws, origins });
   });
   return app;
 }

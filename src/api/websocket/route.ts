@@ -1,4 +1,6 @@
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyPluginAsync, FastifyRequest } from "fastify";
+import { ApiError } from "../../errors.js";
+import type { OriginPolicy } from "../../auth/origin-policy.js";
 import type { GatewayConfig } from "../../config/schema.js";
 import type { ApiContext } from "../context.js";
 import { chatCompletionsEndpoint } from "../chat/route.js";
@@ -8,12 +10,18 @@ import { SocketSession, socketEndpoints } from "./socket-session.js";
 
 export interface WebSocketRouteOptions extends ApiContext {
   ws: GatewayConfig["ws"];
+  origins: OriginPolicy;
 }
 
 /** GET /v1/ws: multiplexed streaming chat and text completions over one socket (needs @fastify/websocket). */
-export const webSocketRoute: FastifyPluginAsync<WebSocketRouteOptions> = async (app, { ws, ...context }) => {
+export const webSocketRoute: FastifyPluginAsync<WebSocketRouteOptions> = async (app, { ws, origins, ...context }) => {
   const endpoints = socketEndpoints([chatCompletionsEndpoint, completionsEndpoint] as GenerationEndpoint[]);
-  app.get("/v1/ws", { websocket: true }, (socket, request) => {
+  // Browsers let any page open a WebSocket to any host (no CORS): a page from an origin that may not call the
+  // API is refused at the upgrade. Clients that send no Origin (Node, Python, curl) are not browsers.
+  const checkOrigin = async (request: FastifyRequest) => {
+    if (!origins.admits(request)) throw new ApiError(403, `Origin ${request.headers.origin} may not open this WebSocket (http.corsOrigins).`, "invalid_request_error", "origin_not_allowed");
+  };
+  app.get("/v1/ws", { websocket: true, onRequest: checkOrigin }, (socket, request) => {
     new SocketSession(socket, endpoints, context, ws, request.identity, request.log);
   });
 };
