@@ -23,6 +23,7 @@ const USAGE = `npm run bench -- [options]
   --workload <name>       unique | multiturn | shared-prefix (default unique)
   --layout <name>         per-slot | batched (gateway and in-process; default per-slot)
   --threads <n>           threads per context (default 1)
+  --prompt-threads <n>    gateway's engine.promptThreads: threads a prompt batch may take from idle cores (default 0 = all; 1 = off)
   --ctx-size <n>          tokens per slot (default 1024)
   --max-seconds <n>       stop starting requests after this long, per point (default 120)
   --prefix-cache <bool>   gateway's engine.prefixCache (default true)
@@ -40,6 +41,7 @@ const { values } = parseArgs({
     workload: { type: "string", default: "unique" },
     layout: { type: "string", default: "per-slot" },
     threads: { type: "string", default: "1" },
+    "prompt-threads": { type: "string", default: "0" },
     "ctx-size": { type: "string", default: "1024" },
     "max-seconds": { type: "string", default: "120" },
     rounds: { type: "string", default: "1" },
@@ -77,7 +79,7 @@ async function measure(target: string, concurrency: number): Promise<LoadResult>
   const external = target.includes("=") ? target.slice(target.indexOf("=") + 1) : undefined;
   const gateway = external
     ? undefined
-    : await startGatewayProcess(["--isolation", target === "gateway-inproc" ? "none" : "process", "--model", modelPath, "--slots", String(concurrency), "--threads", String(threads), "--ctx-size", String(ctxSize), "--layout", layout, "--gpu", "off", "--prefix-cache", values["prefix-cache"], "--batch-strategy", target === "gateway-first-come" ? "first-come" : "fill"]);
+    : await startGatewayProcess(["--isolation", target === "gateway-inproc" ? "none" : "process", "--model", modelPath, "--slots", String(concurrency), "--threads", String(threads), "--prompt-threads", values["prompt-threads"], "--ctx-size", String(ctxSize), "--layout", layout, "--gpu", "off", "--prefix-cache", values["prefix-cache"], "--batch-strategy", target === "gateway-first-come" ? "first-come" : "fill"]);
   const baseURL = external ?? gateway!.baseURL;
   const model = external ? "default" : basename(modelPath).replace(/\.gguf$/i, "");
   const transport = target === "gateway-ws" ? "ws" : "sse";
@@ -121,7 +123,7 @@ const points: BenchPoint[] = [...runs].map(([key, results]) => {
 });
 
 const { machine, commit, stamp } = benchContext();
-const settings = { model: basename(modelPath), workload: workloadName, layout, threads, ctxSize, maxTokens, promptWords, requestsPerWorker, levels, targets, rounds, prefixCache: values["prefix-cache"] };
+const settings = { model: basename(modelPath), workload: workloadName, layout, threads, promptThreads: Number(values["prompt-threads"]), ctxSize, maxTokens, promptWords, requestsPerWorker, levels, targets, rounds, prefixCache: values["prefix-cache"] };
 const name = values.name ?? `${workloadName}-${layout}`;
 const dir = resolve(PROJECT_ROOT, "bench/results");
 mkdirSync(dir, { recursive: true });

@@ -203,6 +203,7 @@ export const ConfigSchema = Type.Object(
         slots: Integer(1, 4, "parallel sequences (KV-cache slots) per model", 256),
         ctxSize: Integer(0, 0, "context tokens per slot (prompt + completion); 0 = the model's training context, at most 4096"),
         threads: Integer(0, 0, "CPU threads per context; 0 = derived from the CPUs this process may use"),
+        promptThreads: Integer(0, 0, "per-slot layout on CPU: threads a prompt batch may use, taken from cores no other slot is using; 0 = every available CPU, 1 = the context's own threads (off)"),
         batchSize: Integer(0, 0, "tokens per decode batch; 0 = node-llama-cpp's default"),
         batchStrategy: Type.Union([Type.Literal("fill"), Type.Literal("first-come")], {
           default: "fill",

@@ -1,7 +1,8 @@
 import type { Llama, LlamaContext, LlamaModel, Token } from "node-llama-cpp";
 import type { EngineConfig, GatewayConfig } from "../config/schema.js";
 import { ApiError, invalidRequest, timedOut } from "../errors.js";
-import { defaultThreadsPerContext } from "./cpu-budget.js";
+import { availableCpus, defaultThreadsPerContext } from "./cpu-budget.js";
+import { threadsByPhase } from "./prompt-threads.js";
 import { BatchFill, slotPriority } from "./batch-fill.js";
 import { generateOnSlot } from "./generation.js";
 import { ReasoningSplitter, separateReasoning, startingWith, type ReasoningMode } from "./reasoning.js";
@@ -90,6 +91,12 @@ export class LlamaEngine implements ModelEngine {
       Array.from({ length: context.totalSequences }, () => context.getSequence()),
     ).map((sequence, index) => new Slot(index, sequence, engine.prefixCache));
     const scheduler = new SlotScheduler(slots, config.queue, engine.slotReuseThreshold);
+    // Per-slot contexts on CPU: a prompt batch takes the cores that no other slot is using (at most promptThreads).
+    const cpus = availableCpus();
+    const promptThreadsCap = engine.promptThreads || cpus;
+    const prompts = layout === "per-slot" && llama.gpu === false && promptThreadsCap > threads
+      ? contexts.every((context) => threadsByPhase(context, threads, () => Math.min(promptThreadsCap, cpus - (scheduler.busyCount - 1) * threads)))
+      : false;
     const renderer = new PromptRenderer(model, engine.chatTemplate);
     const gpuInfo = llama.gpu === false ? {} : { gpuDevices: await llama.getGpuDeviceNames(), vram: await llama.getVramState().then(({ total, used }) => ({ total, used })) };
     const description: ModelDescription = {
@@ -102,6 +109,7 @@ export class LlamaEngine implements ModelEngine {
       ...gpuInfo,
       gpuLayers: model.gpuLayers,
       threads,
+      promptThreads: prompts ? promptThreadsCap : threads,
       chatTemplate: renderer.templateName,
       modelSampling: ggufSamplingDefaults(model.fileInfo.metadata),
       pooling,

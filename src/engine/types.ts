@@ -146,6 +146,8 @@ export interface ModelDescription {
   vram?: { total: number; used: number };
   gpuLayers: number;
   threads: number;
+  /** Threads a prompt batch may use when no other slot is busy (per-slot layout on CPU; else = threads). */
+  promptThreads?: number;
   chatTemplate: string;
   created: number;
   /** Sampling defaults for requests that do not set them, from the model's config entry. */
