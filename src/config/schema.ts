@@ -161,6 +161,14 @@ export const ConfigSchema = Type.Object(
             url: Type.String({ default: "", description: "redis:// URL shared by every instance; empty = in-memory limits" }),
             keyPrefix: Type.String({ default: "llm-gateway:rl:", description: "prefix of the limiter's Redis keys" }),
             commandTimeoutMs: Integer(1, 250, "a Redis call slower than this counts as a failure"),
+            breaker: Type.Object(
+              {
+                failures: Integer(1, 3, "consecutive Redis failures (errors, timeouts) after which the limiter stops calling Redis and serves from its fallback"),
+                probeIntervalMs: Integer(10, 1_000, "while the breaker is open, Redis is probed this often; the first probe that answers shares the limits again"),
+                heartbeatMs: Integer(100, 5_000, "how often each instance marks itself alive in Redis; on the fallback each enforces budget / instances alive"),
+              },
+              { default: {}, additionalProperties: false },
+            ),
           },
           { default: {}, additionalProperties: false },
         ),

@@ -29,7 +29,7 @@ export function createLimiter(config: Pick<GatewayConfig, "rateLimit" | "request
       commandTimeoutMs: redis.commandTimeoutMs,
       onConnectionError: (error) => log.debug({ err: error.message }, "rate limiter: Redis connection error"),
     });
-    store = failover = new FailoverBucketStore(redisStore, failOpen ? new MemoryBucketStore() : null, log);
+    store = failover = new FailoverBucketStore(redisStore, failOpen ? new MemoryBucketStore() : null, log, redis.breaker);
   } else {
     store = new MemoryBucketStore();
   }

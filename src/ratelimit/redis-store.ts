@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import { LEASE_RETRY_MS, WINDOW_MS, type AcquireResult, type BucketAdjustment, type BucketCharge, type BucketStore, type LeaseRequest } from "./bucket-store.js";
 
@@ -62,6 +63,9 @@ interface ScriptCommands {
   limiter(keyCount: number, ...args: (string | number)[]): Promise<[number, number, ...string[]]>;
 }
 
+/** Instances alive recently: a sorted set of instance ids scored by their last heartbeat. */
+const INSTANCES_KEY = "instances";
+
 /** Settlements not yet sent: they ride along with the next admission, or go on their own shortly. */
 const SETTLEMENT_DELAY_MS = 20;
 
@@ -85,6 +89,7 @@ export class RedisBucketStore implements BucketStore {
   private pendingAdjustments = new Map<string, BucketAdjustment>();
   private pendingReleases: { key: string; id: string }[] = [];
   private flushTimer?: NodeJS.Timeout;
+  private readonly instanceId = randomUUID();
 
   constructor(options: RedisStoreOptions) {
     this.redis = new Redis(options.url, {
@@ -155,6 +160,21 @@ export class RedisBucketStore implements BucketStore {
       ...releases.map((r) => r.id),
     ];
     return this.redis.limiter(keys.length, ...keys, ...args);
+  }
+
+  /** A round trip (the breaker's probe). */
+  async ping(): Promise<void> {
+    await this.redis.ping();
+  }
+
+  /**
+   * Marks this instance alive and returns how many instances were alive within `windowMs` (at least 1), so
+   * that each can enforce its share of the budgets when Redis is away.
+   */
+  async heartbeat(windowMs: number): Promise<number> {
+    const now = Date.now();
+    const replies = await this.redis.multi().zadd(INSTANCES_KEY, now, this.instanceId).zremrangebyscore(INSTANCES_KEY, "-inf", now - windowMs).zcard(INSTANCES_KEY).pexpire(INSTANCES_KEY, windowMs).exec();
+    return Math.max(1, Number(replies?.[2]?.[1] ?? 1));
   }
 
   async close(): Promise<void> {

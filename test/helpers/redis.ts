@@ -41,6 +41,15 @@ export class OwnRedis {
     child.stdout!.resume();
   }
 
+  /** Stops the server without closing its connections (SIGSTOP): a stall, as a fork for a snapshot or a network blip looks from outside. */
+  freeze(): void {
+    this.process?.kill("SIGSTOP");
+  }
+
+  thaw(): void {
+    this.process?.kill("SIGCONT");
+  }
+
   async kill(): Promise<void> {
     const child = this.process;
     if (!child || child.exitCode !== null) return;
