@@ -17,7 +17,7 @@ import { PromptSharing } from "./prompt-sharing.js";
 import { Slot } from "./slot.js";
 import { vocabularySize } from "./token-bias.js";
 import { SlotScheduler } from "./slot-scheduler.js";
-import type { Embeddings, EngineStats, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine } from "./types.js";
+import type { ChatRenderInput, Embeddings, EngineStats, RenderedChat, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine } from "./types.js";
 
 export interface LlamaEngineOptions {
   llama: Llama;
@@ -124,7 +124,7 @@ export class LlamaEngine implements ModelEngine {
     const autoCalls = tools?.choice.mode === "auto";
     // A forced call is JSON from the first token: neither a user's constraint nor a thinking block comes first.
     if (tools && !autoCalls) request = { ...request, constraint: forcedCallConstraint(tools) };
-    const prompt = this.renderer.render(request.prompt, { tools: tools?.tools, openThought: !request.constraint });
+    const prompt = this.renderer.render(request.prompt, { tools: tools?.tools, openThought: !request.constraint, args: request.prompt.kind === "chat" ? request.prompt.templateArgs : undefined });
     const vocabulary = vocabularySize(this.model);
     const outside = Object.keys(request.logitBias ?? {}).find((token) => Number(token) >= vocabulary);
     if (outside !== undefined) throw invalidRequest(`logit_bias names token ${outside}, which is not in this model's vocabulary (0 to ${vocabulary - 1}).`, "logit_bias", "invalid_value");
@@ -242,6 +242,13 @@ export class LlamaEngine implements ModelEngine {
     const bad = tokens.findIndex((t) => !Number.isInteger(t) || t < 0 || t >= vocabulary);
     if (bad >= 0) throw invalidRequest(`Token ${tokens[bad]} at index ${bad} is not in this model's vocabulary (0 to ${vocabulary - 1}).`, "tokens", "invalid_value");
     return this.model.detokenize(tokens as Token[], true, preceding as Token[]);
+  }
+
+  async renderChat({ messages, tools, templateArgs }: ChatRenderInput): Promise<RenderedChat> {
+    const args = templateArgs;
+    const prompt = this.renderer.promptText({ messages, tools, args });
+    const { tokens } = this.renderer.render({ kind: "chat", messages }, { tools, args });
+    return { prompt, tokens };
   }
 
   stats(): EngineStats {

@@ -1,5 +1,7 @@
-import { LlamaText, resolveChatWrapper, type ChatHistoryItem, type ChatModelFunctionCall, type ChatModelFunctions, type ChatModelResponse, type ChatWrapper, type LlamaModel, type ResolveChatWrapperOptions, type Token } from "node-llama-cpp";
+import { readFileSync } from "node:fs";
+import { GeneralChatWrapper, LlamaText, resolveChatWrapper, type ChatHistoryItem, type ChatModelFunctionCall, type ChatModelFunctions, type ChatModelResponse, type ChatWrapper, type LlamaModel, type ResolveChatWrapperOptions, type Token } from "node-llama-cpp";
 import { invalidRequest } from "../errors.js";
+import { ChatTemplate, compareWithTemplate, llamaTextString, type ChatInput, type SpecialStrings } from "./chat-template.js";
 import type { ChatMessage, PromptInput, ToolDefinition } from "./types.js";
 
 export interface RenderedPrompt {
@@ -18,33 +20,86 @@ export interface ThoughtMarkers {
   suffix: string;
 }
 
+/** A `chatTemplate` setting that names a Jinja file (llama-server's --chat-template-file) rather than a wrapper. */
+const isTemplateFile = (setting: string) => setting.endsWith(".jinja") || setting.includes("/");
+
 /**
- * Renders OpenAI messages with the model's own chat template (node-llama-cpp's resolution from the
- * GGUF's Jinja template, or a wrapper matched by model name/architecture; GeneralChatWrapper when
- * nothing matches), and legacy text prompts as BOS + text. Tools are documented in the template's own
- * way, and earlier tool calls and their results are written in its own call syntax.
+ * Renders OpenAI messages as the model was trained to read them, and legacy text prompts as BOS + text.
+ * The model's own Jinja chat template (from its GGUF, or a file) is the reference, rendered as Hugging
+ * Face and llama-server --jinja render it (chat-template.ts). node-llama-cpp's matching wrapper is used
+ * instead only where it writes exactly the same text for a set of probe conversations, since its function
+ * calling and thought handling then come for free; where it differs (a fixed date, an empty thinking block,
+ * another system-prompt joiner), the template itself is rendered. A model without a template gets
+ * node-llama-cpp's fallback wrapper; `chatTemplate` may also name a wrapper outright.
  */
 export class PromptRenderer {
   readonly chatWrapper: ChatWrapper;
   readonly thoughtMarkers: ThoughtMarkers | undefined;
+  /** The model's own template, when it has one (and chatTemplate does not name a wrapper). */
+  readonly template: ChatTemplate | undefined;
+  /** The wrapper writes what the template writes: prompts go through the wrapper. */
+  readonly wrapperIsFaithful: boolean;
+  /** The model has a template that the Jinja engine here cannot render (its wrapper renders instead). */
+  readonly templateUnrenderable: boolean;
+  private readonly specials: SpecialStrings;
 
   constructor(
-    private readonly model: LlamaModel,
-    template = "auto",
+    private readonly model: ModelView,
+    setting = "auto",
   ) {
-    const wrapper = resolveChatWrapper(model, { type: template as ResolveChatWrapperOptions["type"], warningLogs: false });
-    if (!wrapper) throw new Error(`unknown chat template '${template}'`);
+    const { bosString, eosString, shouldPrependBosToken } = model.tokens;
+    this.specials = { bos: bosString ?? "", eos: eosString ?? "", addsBos: shouldPrependBosToken && model.tokens.bos !== null };
+    const file = isTemplateFile(setting);
+    const source = file ? readFileSync(setting, "utf8") : setting === "auto" ? (model.fileInfo.metadata.tokenizer as { chat_template?: string } | undefined)?.chat_template : undefined;
+    // node-llama-cpp's resolution as resolveChatWrapper(model) does it, for a template from a file too.
+    const resolve = (type: string, fileInfo = model.fileInfo) =>
+      resolveChatWrapper({ type: type as ResolveChatWrapperOptions["type"], bosString, filename: model.filename, fileInfo, tokenizer: model.tokenizer, warningLogs: false });
+    const wrapper = file ? (resolve("auto", withTemplate(model, source!)) ?? new GeneralChatWrapper()) : setting === "auto" ? (resolve("auto") ?? new GeneralChatWrapper()) : resolve(setting);
+    if (!wrapper) throw new Error(`unknown chat template '${setting}'`);
     this.chatWrapper = wrapper;
     this.thoughtMarkers = thoughtMarkersOf(wrapper);
+    const template = source ? new ChatTemplate(source, this.specials) : undefined;
+    const fit = template ? compareWithTemplate(template, (input) => (this.specials.addsBos ? this.specials.bos : "") + template.render(input), (input) => this.wrapperText(input)) : undefined;
+    // A template the Jinja engine cannot run at all (an unsupported filter or construct) is left to the wrapper.
+    this.template = fit?.renders ? template : undefined;
+    this.templateUnrenderable = fit !== undefined && !fit.renders;
+    this.wrapperIsFaithful = fit?.wrapperIsFaithful ?? true;
   }
 
+
   get templateName(): string {
-    return this.chatWrapper.wrapperName;
+    return this.template && !this.wrapperIsFaithful ? "jinja" : this.chatWrapper.wrapperName;
   }
 
   /** `openThought`: for templates that think first, open the thinking block as node-llama-cpp does (not when a grammar must match the answer from its start). */
-  render(prompt: PromptInput, { tools, openThought = true }: { tools?: readonly ToolDefinition[] | undefined; openThought?: boolean } = {}): RenderedPrompt {
-    return prompt.kind === "chat" ? this.renderChat(prompt.messages, tools, openThought) : this.renderText(prompt.text);
+  render(prompt: PromptInput, { tools, openThought = true, args }: { tools?: readonly ToolDefinition[] | undefined; openThought?: boolean; args?: Record<string, unknown> | undefined } = {}): RenderedPrompt {
+    return prompt.kind === "chat" ? this.renderChat({ messages: prompt.messages, tools, args }, openThought) : this.renderText(prompt.text);
+  }
+
+  /** The text the engine evaluates for a conversation, BOS included as text (llama-server's /apply-template). */
+  promptText(input: ChatInput): string {
+    return this.usesTemplate(input) ? this.templateText(input) : this.wrapperText(input);
+  }
+
+  private usesTemplate(input: ChatInput): boolean {
+    return this.template !== undefined && (!this.wrapperIsFaithful || (input.args !== undefined && Object.keys(input.args).length > 0));
+  }
+
+  private templateText(input: ChatInput): string {
+    return (this.specials.addsBos ? this.specials.bos : "") + this.renderTemplate(input);
+  }
+
+  /** The template's own refusal (raise_exception: a role order it does not accept, …) is the request's 400. */
+  private renderTemplate(input: ChatInput): string {
+    try {
+      return this.template!.render(input);
+    } catch (error) {
+      throw invalidRequest(`This model's chat template cannot render these messages: ${(error as Error).message}`, "messages", "chat_template_error");
+    }
+  }
+
+  private wrapperText(input: ChatInput): string {
+    return llamaTextString(this.wrapperContext(input.messages, input.tools, true).contextText, this.specials);
   }
 
   /** The conversation as node-llama-cpp's chat history, ending with the empty answer to write. */
@@ -77,24 +132,32 @@ export class PromptRenderer {
     return { tokens: shouldPrependBosToken && bos !== null ? [bos, ...tokens] : tokens, stopStrings: [], stopTokens: [], opensInThought: false };
   }
 
-  private renderChat(messages: readonly ChatMessage[], tools: readonly ToolDefinition[] | undefined, openThought: boolean): RenderedPrompt {
+  /** The wrapper's context for a conversation; for templates that think first, node-llama-cpp opens the block on the answer's first token, and so do we. */
+  private wrapperContext(messages: readonly ChatMessage[], tools: readonly ToolDefinition[] | undefined, openThought: boolean) {
     const state = this.chatWrapper.generateContextState({
       chatHistory: this.chatHistory(messages),
       ...(tools?.length ? { availableFunctions: toFunctions(tools), documentFunctionParams: true } : {}),
     });
+    const thought = this.chatWrapper.settings.segments?.thought;
+    const opens = openThought && this.thoughtMarkers !== undefined && thought?.openOnResponseStart === true && this.thoughtMarkers.prefix !== "";
+    return { state, opens, contextText: opens ? LlamaText([state.contextText, thought!.prefix as LlamaText]) : state.contextText };
+  }
+
+  private renderChat(input: ChatInput, openThought: boolean): RenderedPrompt {
+    // The wrapper's end-of-turn triggers end the answer either way: they are the template's own markers.
+    const { state, opens, contextText } = this.wrapperContext(input.messages, input.tools, openThought);
     const stopStrings: string[] = [];
     const stopTokens: Token[] = [];
     for (const trigger of state.stopGenerationTriggers) this.classifyTrigger(trigger, stopStrings, stopTokens);
-    let contextText = state.contextText;
-    let opensInThought = false;
-    const thought = this.chatWrapper.settings.segments?.thought;
     const markers = this.thoughtMarkers;
-    if (markers && thought) {
-      // Templates that think first: node-llama-cpp opens the block on the answer's first token; so do we.
-      const opens = openThought && thought.openOnResponseStart === true && markers.prefix !== "";
-      if (opens) contextText = LlamaText([contextText, thought.prefix as LlamaText]);
-      opensInThought = markers.prefix === "" || opens || contextText.toString().trimEnd().endsWith(markers.prefix.trimEnd());
+    if (this.usesTemplate(input)) {
+      const text = this.renderTemplate(input);
+      const { bos } = this.model.tokens;
+      const tokens = this.model.tokenize(text, true);
+      const opensInThought = markers !== undefined && (markers.prefix === "" || text.trimEnd().endsWith(markers.prefix.trimEnd()));
+      return { tokens: this.specials.addsBos && bos !== null ? [bos, ...tokens] : tokens, stopStrings, stopTokens, opensInThought };
     }
+    const opensInThought = markers !== undefined && (markers.prefix === "" || opens || contextText.toString().trimEnd().endsWith(markers.prefix.trimEnd()));
     return { tokens: contextText.tokenize(this.model.tokenizer), stopStrings, stopTokens, opensInThought };
   }
 
@@ -106,6 +169,15 @@ export class PromptRenderer {
     const tokens = trigger.tokenize(this.model.tokenizer);
     if (tokens.length === 1) stopTokens.push(tokens[0]!);
   }
+}
+
+/** What rendering needs of a model (a LlamaModel; tests give a stand-in). */
+export type ModelView = Pick<LlamaModel, "tokens" | "fileInfo" | "tokenizer" | "tokenize" | "filename">;
+
+/** The model's file info with another chat template in it, for node-llama-cpp's wrapper resolution. */
+function withTemplate(model: ModelView, source: string) {
+  const info = model.fileInfo;
+  return { ...info, metadata: { ...info.metadata, tokenizer: { ...info.metadata.tokenizer, chat_template: source } } } as typeof info;
 }
 
 export function toFunctions(tools: readonly ToolDefinition[]): ChatModelFunctions {

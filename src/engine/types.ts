@@ -32,7 +32,8 @@ export interface ToolUse {
   parallel: boolean;
 }
 
-export type PromptInput = { kind: "chat"; messages: ChatMessage[] } | { kind: "text"; text: string };
+/** `templateArgs`: variables for the model's chat template on top of the standard ones (chat_template_kwargs, reasoning_effort). */
+export type PromptInput = { kind: "chat"; messages: ChatMessage[]; templateArgs?: Record<string, unknown> } | { kind: "text"; text: string };
 
 export interface SamplingParams {
   temperature: number;
@@ -169,12 +170,25 @@ export interface ModelEngine {
   tokenize?(text: string, special: boolean): Promise<number[]>;
   /** `preceding`: the tokens before these, so a piece keeps the space it has inside a text. */
   detokenize?(tokens: number[], preceding?: number[]): Promise<string>;
+  /** A conversation as the engine renders it: the prompt text (BOS included as text) and its tokens. Absent without a local vocabulary. */
+  renderChat?(input: ChatRenderInput): Promise<RenderedChat>;
   /** One vector per input, and the tokens they took. Absent for engines that cannot embed. */
   embed?(inputs: string[]): Promise<Embeddings>;
   stats(): EngineStats;
   /** The gateway is shutting down: an engine process that stops from now on is not started again. */
   stopRestarts?(): void;
   close(): Promise<void>;
+}
+
+export interface ChatRenderInput {
+  messages: ChatMessage[];
+  tools?: ToolDefinition[];
+  templateArgs?: Record<string, unknown>;
+}
+
+export interface RenderedChat {
+  prompt: string;
+  tokens: number[];
 }
 
 export interface Embeddings {

@@ -1,5 +1,5 @@
 import { ApiError, invalidRequest } from "../errors.js";
-import type { Embeddings, EngineStats, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine } from "../engine/types.js";
+import type { ChatRenderInput, Embeddings, RenderedChat, EngineStats, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine } from "../engine/types.js";
 
 export type ModelState = "unloaded" | "loading" | "loaded" | "failed";
 
@@ -101,6 +101,10 @@ export class ManagedModel implements ModelEngine {
 
   async detokenize(tokens: number[], preceding?: number[]): Promise<string> {
     return (await this.vocabulary("detokenize")).detokenize!(tokens, preceding);
+  }
+
+  async renderChat(input: ChatRenderInput): Promise<RenderedChat> {
+    return (await this.vocabulary("apply-template")).renderChat!(input);
   }
 
   async embed(inputs: string[]): Promise<Embeddings> {

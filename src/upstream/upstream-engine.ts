@@ -92,7 +92,9 @@ export class UpstreamEngine implements ModelEngine {
     const chat = request.prompt.kind === "chat";
     const body = {
       model: upstream.model ?? this.description.id,
-      ...(request.prompt.kind === "chat" ? { messages: request.prompt.messages.map(toOpenAiMessage) } : { prompt: request.prompt.text }),
+      ...(request.prompt.kind === "chat"
+        ? { messages: request.prompt.messages.map(toOpenAiMessage), ...(request.prompt.templateArgs ? { chat_template_kwargs: request.prompt.templateArgs } : {}) }
+        : { prompt: request.prompt.text }),
       ...(request.tools ? toOpenAiTools(request.tools) : {}),
       max_tokens: request.maxTokens,
       temperature: request.sampling.temperature,

@@ -17,7 +17,7 @@ describe.each(["per-slot", "batched"] as const)("four slots in the %s layout", (
       const response = await postJson(gw.baseURL, "/completions", {
         model: gw.model,
         prompt: `Story number ${i}:`,
-        max_tokens: 60,
+        max_tokens: 150, // long enough that all four still run when the last one starts, on a busy machine too
         ignore_eos: true,
         temperature: 0,
         stream: true,

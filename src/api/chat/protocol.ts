@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Type, type Static } from "typebox";
 import { invalidRequest } from "../../errors.js";
-import type { ChatMessage, ToolUse } from "../../engine/types.js";
+import type { ChatMessage, ChatRenderInput, ToolDefinition, ToolUse } from "../../engine/types.js";
 import { checkSupportedSchema } from "../shared/json-schema-support.js";
 import { Nullable, SamplingFields } from "../shared/sampling.js";
 import { toOpenAiLogprob, type AnswerChoice, type ChoiceDelta, type OpenAiUsage, type ResponseShape } from "../shared/response-shape.js";
@@ -49,11 +49,21 @@ const ToolChoice = Type.Union([
   Type.Object({ type: Type.Literal("function"), function: Type.Object({ name: Type.String({ minLength: 1 }) }) }),
 ]);
 
+/** What a chat prompt is rendered from (llama-server's /apply-template and /tokenize with messages take the same). */
+export const ChatRenderFields = {
+  messages: Type.Array(Message, { minItems: 1 }),
+  tools: Nullable(Type.Array(FunctionTool, { maxItems: 128 })),
+  // Variables for the model's chat template (vLLM's and llama-server's extension), e.g. {"enable_thinking": false};
+  // reasoning_effort reaches templates that read it (gpt-oss).
+  chat_template_kwargs: Nullable(Type.Object({}, { additionalProperties: true })),
+  reasoning_effort: Nullable(Type.String({ minLength: 1, maxLength: 32 })),
+};
+const ChatRenderObject = Type.Object(ChatRenderFields);
+
 export const ChatCompletionBody = Type.Object({
   ...SamplingFields,
-  messages: Type.Array(Message, { minItems: 1 }),
+  ...ChatRenderFields,
   max_completion_tokens: Nullable(Type.Integer({ minimum: 1 })),
-  tools: Nullable(Type.Array(FunctionTool, { maxItems: 128 })),
   tool_choice: Nullable(ToolChoice),
   parallel_tool_calls: Nullable(Type.Boolean()),
   logprobs: Nullable(Type.Boolean()),
@@ -81,6 +91,24 @@ export function toChatMessages(messages: ChatCompletionBody["messages"]): ChatMe
   });
 }
 
+/** The request's function tools as the engine takes them. */
+export function toToolDefinitions(tools: readonly Static<typeof FunctionTool>[]): ToolDefinition[] {
+  return tools.map(({ function: f }) => ({ name: f.name, ...(f.description ? { description: f.description } : {}), ...(f.parameters ? { parameters: f.parameters as Record<string, unknown> } : {}) }));
+}
+
+
+/** The engine's input for rendering a conversation. */
+export function toChatRenderInput(body: Static<typeof ChatRenderObject>): ChatRenderInput {
+  const args = templateArgs(body);
+  return { messages: toChatMessages(body.messages), ...(body.tools?.length ? { tools: toToolDefinitions(body.tools) } : {}), ...(args ? { templateArgs: args } : {}) };
+}
+
+/** chat_template_kwargs and reasoning_effort as the template's variables; undefined when there are none. */
+export function templateArgs(body: Pick<ChatCompletionBody, "chat_template_kwargs" | "reasoning_effort">): Record<string, unknown> | undefined {
+  const args = { ...(body.chat_template_kwargs ?? {}), ...(body.reasoning_effort ? { reasoning_effort: body.reasoning_effort } : {}) };
+  return Object.keys(args).length > 0 ? args : undefined;
+}
+
 /** tools + tool_choice + parallel_tool_calls as the engine takes them; undefined when no tool may be called. */
 export function toToolUse(body: ChatCompletionBody): ToolUse | undefined {
   const tools = body.tools ?? [];
@@ -95,7 +123,7 @@ export function toToolUse(body: ChatCompletionBody): ToolUse | undefined {
   if (typeof choice === "object" && !names.has(choice.function.name))
     throw invalidRequest(`tool_choice names '${choice.function.name}', which is not among 'tools'.`, "tool_choice.function.name", "invalid_value");
   return {
-    tools: tools.map(({ function: f }) => ({ name: f.name, ...(f.description ? { description: f.description } : {}), ...(f.parameters ? { parameters: f.parameters as Record<string, unknown> } : {}) })),
+    tools: toToolDefinitions(tools),
     choice: typeof choice === "object" ? { mode: "function", name: choice.function.name } : { mode: choice },
     parallel: body.parallel_tool_calls ?? true,
   };

@@ -77,6 +77,7 @@ process.on("message", async (message: ToEngine) => {
         const value =
           message.method === "tokenize" ? await engine!.tokenize!(message.text, message.special)
           : message.method === "detokenize" ? await engine!.detokenize!(message.tokens, message.preceding)
+          : message.method === "renderChat" ? await engine!.renderChat!(message.input)
           : await engine!.embed!(message.inputs);
         send({ type: "result", id: message.id, value });
       } catch (error) {

@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { ApiError } from "../../errors.js";
-import type { Embeddings, EngineStats, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine } from "../types.js";
+import type { ChatRenderInput, Embeddings, RenderedChat, EngineStats, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine } from "../types.js";
 import { EventQueue } from "../event-queue.js";
 import type { EngineSpec, FromEngine, ToEngine, WireError } from "./protocol.js";
 
@@ -91,6 +91,10 @@ export class IsolatedEngine implements ModelEngine {
 
   detokenize(tokens: number[], preceding: number[] = []): Promise<string> {
     return this.call({ method: "detokenize", tokens, preceding }) as Promise<string>;
+  }
+
+  renderChat(input: ChatRenderInput): Promise<RenderedChat> {
+    return this.call({ method: "renderChat", input }) as Promise<RenderedChat>;
   }
 
   embed(inputs: string[]): Promise<Embeddings> {

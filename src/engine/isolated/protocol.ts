@@ -1,5 +1,5 @@
 import type { GatewayConfig } from "../../config/schema.js";
-import type { EngineStats, ErrorData, GenerationEvent, GenerationRequest, ModelDescription } from "../types.js";
+import type { ChatRenderInput, EngineStats, ErrorData, GenerationEvent, GenerationRequest, ModelDescription } from "../types.js";
 
 // Messages between the gateway and a model's engine process. Plain data only: the engine boundary
 // (types.ts) was drawn so that it can cross a process boundary unchanged.
@@ -23,6 +23,7 @@ export type ToEngine =
   | { type: "call"; id: number; method: "tokenize"; text: string; special: boolean }
   | { type: "call"; id: number; method: "detokenize"; tokens: number[]; preceding: number[] }
   | { type: "call"; id: number; method: "embed"; inputs: string[] }
+  | { type: "call"; id: number; method: "renderChat"; input: ChatRenderInput }
   | { type: "close" };
 
 export type FromEngine =
