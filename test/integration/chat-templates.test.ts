@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Template } from "@huggingface/jinja";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jsonBody, postJson, startTestGateway, STORIES_260K, type TestGateway } from "../helpers/gateway.js";
+import { jsonBody, postJson, startTestGateway, type TestGateway } from "../helpers/gateway.js";
 import { templateCorpus } from "../helpers/chat-templates.js";
 
 // A real model served with a real template from llama.cpp's corpus (a file, as llama-server's --chat-template-file):
