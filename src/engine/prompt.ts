@@ -59,7 +59,8 @@ export class PromptRenderer {
     this.chatWrapper = wrapper;
     this.thoughtMarkers = thoughtMarkersOf(wrapper);
     const template = source ? new ChatTemplate(source, this.specials) : undefined;
-    const fit = template ? compareWithTemplate(template, (input) => (this.specials.addsBos ? this.specials.bos : "") + template.render(input), (input) => this.wrapperText(input)) : undefined;
+    const withBos = (text: string) => (this.specials.addsBos ? this.specials.bos : "") + text;
+    const fit = template ? compareWithTemplate(template, (input) => withBos(template.render(input)), (input) => this.wrapperText(input)) : undefined;
     // A template the Jinja engine cannot run at all (an unsupported filter or construct) is left to the wrapper.
     this.template = fit?.renders ? template : undefined;
     this.templateUnrenderable = fit !== undefined && !fit.renders;
@@ -78,23 +79,29 @@ export class PromptRenderer {
 
   /** The text the engine evaluates for a conversation, BOS included as text (llama-server's /apply-template). */
   promptText(input: ChatInput): string {
-    return this.usesTemplate(input) ? this.templateText(input) : this.wrapperText(input);
+    const text = this.usesTemplate(input) ? this.templateRendering(input) : undefined;
+    return text !== undefined ? (this.specials.addsBos ? this.specials.bos : "") + text : this.wrapperText(input);
   }
 
   private usesTemplate(input: ChatInput): boolean {
     return this.template !== undefined && (!this.wrapperIsFaithful || (input.args !== undefined && Object.keys(input.args).length > 0));
   }
 
-  private templateText(input: ChatInput): string {
-    return (this.specials.addsBos ? this.specials.bos : "") + this.renderTemplate(input);
-  }
-
-  /** The template's own refusal (raise_exception: a role order it does not accept, …) is the request's 400. */
-  private renderTemplate(input: ChatInput): string {
+  /**
+   * The template's text, or undefined where it cannot render this conversation (a construct the Jinja engine
+   * lacks, or the template's own refusal): the wrapper then renders it, as before templates were the reference.
+   * Only when the wrapper fails as well is it the request's 400.
+   */
+  private templateRendering(input: ChatInput): string | undefined {
     try {
       return this.template!.render(input);
     } catch (error) {
-      throw invalidRequest(`This model's chat template cannot render these messages: ${(error as Error).message}`, "messages", "chat_template_error");
+      try {
+        this.wrapperText(input);
+      } catch {
+        throw invalidRequest(`This model's chat template cannot render these messages: ${(error as Error).message}`, "messages", "chat_template_error");
+      }
+      return undefined;
     }
   }
 
@@ -150,8 +157,8 @@ export class PromptRenderer {
     const stopTokens: Token[] = [];
     for (const trigger of state.stopGenerationTriggers) this.classifyTrigger(trigger, stopStrings, stopTokens);
     const markers = this.thoughtMarkers;
-    if (this.usesTemplate(input)) {
-      const text = this.renderTemplate(input);
+    const text = this.usesTemplate(input) ? this.templateRendering(input) : undefined;
+    if (text !== undefined) {
       const { bos } = this.model.tokens;
       const tokens = this.model.tokenize(text, true);
       const opensInThought = markers !== undefined && (markers.prefix === "" || text.trimEnd().endsWith(markers.prefix.trimEnd()));
