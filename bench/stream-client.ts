@@ -20,8 +20,9 @@ export interface StreamClient {
   close(): void;
 }
 
-export async function openStreamClient(transport: Transport, baseURL: string): Promise<StreamClient> {
-  return transport === "ws" ? openSocketClient(baseURL) : sseClient(baseURL);
+/** `headers`: sent with every request (an API key); SSE only. */
+export async function openStreamClient(transport: Transport, baseURL: string, headers: Record<string, string> = {}): Promise<StreamClient> {
+  return transport === "ws" ? openSocketClient(baseURL) : sseClient(baseURL, headers);
 }
 
 interface Chunk {
@@ -71,11 +72,11 @@ class ChunkTimer {
   }
 }
 
-function sseClient(baseURL: string): StreamClient {
+function sseClient(baseURL: string, headers: Record<string, string>): StreamClient {
   return {
     async stream(request) {
       const timer = new ChunkTimer();
-      const response = await fetch(`${baseURL}${request.path}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(request.body) });
+      const response = await fetch(`${baseURL}${request.path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(request.body) });
       if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
       let buffer = "";
       for await (const piece of response.body.pipeThrough(new TextDecoderStream())) {

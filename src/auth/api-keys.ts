@@ -13,6 +13,8 @@ export interface Limits {
 export interface Identity {
   name: string;
   limits: Limits;
+  /** Its share of busy slots relative to other keys (fair queueing). */
+  weight: number;
 }
 
 /** The caller when no keys are configured: everybody shares the default limits. */
@@ -26,7 +28,7 @@ const digest = (key: string) => createHash("sha256").update(key).digest();
  */
 export class ApiKeys {
   private constructor(
-    private readonly keys: { name: string; digest: Buffer; limits: Limits }[],
+    private readonly keys: { name: string; digest: Buffer; limits: Limits; weight: number }[],
     private readonly defaults: Limits,
   ) {}
 
@@ -39,6 +41,7 @@ export class ApiKeys {
       secrets.set(pair.slice(0, colon), pair.slice(colon + 1));
     }
     const limitsByName = new Map<string, RateLimitsConfig | undefined>();
+    const weightByName = new Map<string, number>();
     for (const entry of auth.keys) {
       if (entry.key !== undefined) {
         if (secrets.has(entry.name) && secrets.get(entry.name) !== entry.key) throw new ConfigError(`auth.keys: key '${entry.name}' is given twice with different secrets`);
@@ -47,13 +50,14 @@ export class ApiKeys {
         throw new ConfigError(`auth.keys: '${entry.name}' has no key, and API_KEYS names no such key`);
       }
       limitsByName.set(entry.name, entry.limits);
+      if (entry.weight !== undefined) weightByName.set(entry.name, entry.weight);
     }
     const seen = new Set<string>();
     for (const secret of secrets.values()) {
       if (seen.has(secret)) throw new ConfigError("auth: two key names share one secret");
       seen.add(secret);
     }
-    const keys = [...secrets].map(([name, secret]) => ({ name, digest: digest(secret), limits: { ...defaults, ...limitsByName.get(name) } }));
+    const keys = [...secrets].map(([name, secret]) => ({ name, digest: digest(secret), limits: { ...defaults, ...limitsByName.get(name) }, weight: weightByName.get(name) ?? 1 }));
     return new ApiKeys(keys, defaults);
   }
 
@@ -67,13 +71,13 @@ export class ApiKeys {
 
   /** The caller for a presented key; 401 when keys are configured and it matches none. */
   identify(presented: string | undefined): Identity {
-    if (!this.enabled) return { name: ANONYMOUS, limits: this.defaults };
+    if (!this.enabled) return { name: ANONYMOUS, limits: this.defaults, weight: 1 };
     if (!presented) throw invalidApiKey("You didn't provide an API key. Send it as 'Authorization: Bearer <key>'.");
     const candidate = digest(presented);
     let match: (typeof this.keys)[number] | undefined;
     for (const key of this.keys) if (timingSafeEqual(key.digest, candidate)) match = key; // no early exit
     if (!match) throw invalidApiKey("Incorrect API key provided.");
-    return { name: match.name, limits: match.limits };
+    return { name: match.name, limits: match.limits, weight: match.weight };
   }
 }
 

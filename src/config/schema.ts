@@ -106,6 +106,7 @@ export const ApiKeyEntry = Type.Object(
     name: Type.String({ minLength: 1, pattern: "^[A-Za-z0-9_.@-]+$", description: "what logs and limits call this key" }),
     key: Type.Optional(Type.String({ minLength: 8, description: "the secret; may instead come from API_KEYS under the same name" })),
     limits: Type.Optional(RateLimits),
+    weight: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1000, description: "share of busy slots relative to other keys when requests wait (default 1)" })),
   },
   { additionalProperties: false },
 );
@@ -200,6 +201,11 @@ export const ConfigSchema = Type.Object(
     queue: Type.Object(
       {
         maxRequests: Integer(0, 64, "requests that may wait for a slot per model; more get 503"),
+        maxRequestsPerKey: Integer(0, 0, "requests one API key may have waiting per model (0 = only maxRequests); more get 503 while other keys still queue"),
+        policy: Type.Union([Type.Literal("fair"), Type.Literal("fifo")], {
+          default: "fair",
+          description: "fair: waiting requests are served by API key in turn, weighted by auth.keys[].weight; fifo: first come, first served",
+        }),
         maxTokens: Integer(0, 262_144, "prompt tokens that may wait for a slot per model; more get 503"),
         timeoutMs: Integer(1, 60_000, "longest wait for a slot before 503"),
         retryAfterMs: Integer(0, 1_000, "Retry-After sent with a 503 for a full queue"),

@@ -17,6 +17,7 @@ import { PromptSharing } from "./prompt-sharing.js";
 import { Slot } from "./slot.js";
 import { vocabularySize } from "./token-bias.js";
 import { SlotScheduler } from "./slot-scheduler.js";
+import { ANONYMOUS_TICKET } from "./tenant-queues.js";
 import type { ChatRenderInput, Embeddings, EngineStats, RenderedChat, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine } from "./types.js";
 
 export interface LlamaEngineOptions {
@@ -140,7 +141,7 @@ export class LlamaEngine implements ModelEngine {
     // Compiled before a slot is taken: a grammar that does not compile is the request's 400, not a held slot.
     const grammar = request.constraint ? await this.grammars.get(request.constraint) : undefined;
     const queuedAt = performance.now();
-    const slot = await this.scheduler.acquire(prompt.tokens, clientSignal);
+    const slot = await this.scheduler.acquire(prompt.tokens, clientSignal, { tenant: request.tenant?.name ?? ANONYMOUS_TICKET.tenant, weight: request.tenant?.weight ?? 1, priority: request.priority ?? 0 });
     if (slot.reusesPrefixes) this.sharing.announce(request.share);
     const queueWaitMs = performance.now() - queuedAt;
     let cached: number;
@@ -258,6 +259,7 @@ export class LlamaEngine implements ModelEngine {
       slotsBusy: this.scheduler.busyCount,
       queuedRequests: this.scheduler.queuedRequests,
       queuedTokens: this.scheduler.queuedTokens,
+      queuedByKey: this.scheduler.queuedByTenant,
     };
   }
 

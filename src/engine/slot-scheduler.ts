@@ -1,4 +1,5 @@
 import { overloaded } from "../errors.js";
+import { ANONYMOUS_TICKET, TenantQueues, type Ticket } from "./tenant-queues.js";
 
 /** What the scheduler needs to know of a slot: how many tokens its KV cache holds, and how much of a prompt. */
 export interface PrefixCache {
@@ -12,6 +13,10 @@ export interface QueueLimits {
   maxTokens: number;
   timeoutMs: number;
   retryAfterMs: number;
+  /** Requests one tenant may have waiting (0 = no per-tenant cap). */
+  maxRequestsPerKey?: number;
+  /** fair: tenants share slots by weight; fifo: first come, first served. */
+  policy?: "fair" | "fifo";
 }
 
 interface Waiter<S> {
@@ -22,8 +27,9 @@ interface Waiter<S> {
 }
 
 /**
- * Hands out slots to requests: at once when one is free, else in FIFO order from a queue bounded by
- * requests and by prompt tokens. Which free slot: the one whose cache shares the longest prefix with
+ * Hands out slots to requests: at once when one is free, else from a queue bounded by requests and by
+ * prompt tokens, in turn by tenant (see TenantQueues: weighted fair sharing between API keys, priority
+ * and arrival order within one). Which free slot: the one whose cache shares the longest prefix with
  * the prompt, if that prefix is at least `reuseThreshold` of the prompt (llama-server's
  * --slot-prompt-similarity) or of what the slot holds (its conversation's earlier turn); otherwise an
  * empty slot; otherwise the least recently used one. A slot holding another conversation that merely
@@ -33,7 +39,7 @@ interface Waiter<S> {
 export class SlotScheduler<S extends PrefixCache> {
   private readonly free: S[];
   private readonly lastUsed = new Map<S, number>();
-  private readonly waiting: Waiter<S>[] = [];
+  private readonly waiting: TenantQueues<Waiter<S>>;
   private queuedTokenCount = 0;
   private useCounter = 0;
 
@@ -44,13 +50,20 @@ export class SlotScheduler<S extends PrefixCache> {
     private readonly reuseThreshold = 0.5,
   ) {
     this.free = [...slots];
+    this.waiting = new TenantQueues(limits.policy ?? "fair");
   }
 
-  acquire(tokens: readonly number[], signal: AbortSignal): Promise<S> {
+  acquire(tokens: readonly number[], signal: AbortSignal, ticket: Ticket = ANONYMOUS_TICKET): Promise<S> {
     if (signal.aborted) return Promise.reject(signal.reason);
-    if (this.free.length > 0 && this.waiting.length === 0) return Promise.resolve(this.take(tokens));
-    if (this.waiting.length >= this.limits.maxRequests)
+    if (this.free.length > 0 && this.waiting.size === 0) {
+      this.waiting.charge(ticket);
+      return Promise.resolve(this.take(tokens));
+    }
+    if (this.waiting.size >= this.limits.maxRequests)
       return Promise.reject(overloaded(`All ${this.slots.length} slots are busy and the queue is full (${this.limits.maxRequests} requests). Retry later.`, this.limits.retryAfterMs));
+    const perKey = this.limits.maxRequestsPerKey ?? 0;
+    if (perKey > 0 && this.waiting.countOf(ticket.tenant) >= perKey)
+      return Promise.reject(overloaded(`All slots are busy and '${ticket.tenant}' already has ${perKey} requests waiting (queue.maxRequestsPerKey). Retry later.`, this.limits.retryAfterMs));
     if (this.queuedTokenCount + tokens.length > this.limits.maxTokens)
       return Promise.reject(overloaded(`All slots are busy and the queue holds too many prompt tokens (limit ${this.limits.maxTokens}). Retry later.`, this.limits.retryAfterMs));
     return new Promise<S>((resolve, reject) => {
@@ -62,8 +75,7 @@ export class SlotScheduler<S extends PrefixCache> {
           clearTimeout(timer);
           signal.removeEventListener("abort", onAbort);
           this.queuedTokenCount -= tokens.length;
-          const index = this.waiting.indexOf(waiter);
-          if (index !== -1) this.waiting.splice(index, 1);
+          this.waiting.remove(entry);
         },
       };
       const timer = setTimeout(() => {
@@ -76,14 +88,14 @@ export class SlotScheduler<S extends PrefixCache> {
       };
       signal.addEventListener("abort", onAbort, { once: true });
       this.queuedTokenCount += tokens.length;
-      this.waiting.push(waiter);
+      const entry = this.waiting.push(waiter, ticket);
     });
   }
 
   release(slot: S): void {
     this.lastUsed.set(slot, ++this.useCounter); // its cache is as fresh as its last request's end
     this.free.push(slot);
-    const next = this.waiting[0];
+    const next = this.waiting.shift();
     if (!next) return;
     next.cleanup();
     next.resolve(this.take(next.tokens));
@@ -94,7 +106,12 @@ export class SlotScheduler<S extends PrefixCache> {
   }
 
   get queuedRequests(): number {
-    return this.waiting.length;
+    return this.waiting.size;
+  }
+
+  /** Requests waiting, by tenant. */
+  get queuedByTenant(): Record<string, number> {
+    return this.waiting.counts();
   }
 
   get queuedTokens(): number {

@@ -77,6 +77,9 @@ export interface GenerationRequest {
   tools?: ToolUse;
   /** Report each token's log-probability and this many alternatives (0 = the token's only). */
   logprobs?: { top: number };
+  /** Who waits for a slot, if one must (the API key and its weight), and the request's priority (lower first). */
+  tenant?: { name: string; weight: number };
+  priority?: number;
   /** One of n choices of the same prompt: the engine may evaluate the prompt once for all of them. */
   share?: { group: string; index: number; size: number };
 }
@@ -130,6 +133,8 @@ export interface EngineStats {
   slotsBusy: number;
   queuedRequests: number;
   queuedTokens: number;
+  /** Requests waiting for a slot, by API key name. */
+  queuedByKey?: Record<string, number>;
   generatedTokens: number;
   /** Models served by upstreams: requests sent again after a pooled connection closed under them. */
   upstreamRetries?: number;

@@ -23,6 +23,7 @@ export class GatewayMetrics {
   readonly requests = new Counter({ name: `${PREFIX}requests_total`, help: "Generation requests by HTTP status (the status an error carries, over WebSocket) and finish reason", labelNames: ["model", "transport", "status", "finish_reason"], registers: [this.registry] });
   readonly rateLimitRejections = new Counter({ name: `${PREFIX}rate_limit_rejections_total`, help: "Requests refused with 429, by what ran out", labelNames: ["limit"], registers: [this.registry] });
   readonly activeStreams = new Gauge({ name: `${PREFIX}active_streams`, help: "Streamed generations in flight, by transport", labelNames: ["transport"], registers: [this.registry] });
+  readonly queueWait = new Histogram({ name: `${PREFIX}queue_wait_seconds`, help: "Time a generation waited for a slot, by model and API key name", labelNames: ["model", "key"], buckets: DURATION_BUCKETS, registers: [this.registry] });
   readonly modelLoadSeconds = new Gauge({ name: `${PREFIX}model_load_seconds`, help: "How long loading each model took", labelNames: ["model"], registers: [this.registry] });
 
   constructor(models: ModelRegistry, limiterState: () => string) {
@@ -41,6 +42,16 @@ export class GatewayMetrics {
     perModel("queue_depth", "Requests waiting for a slot", (engine) => engine.stats().queuedRequests);
     perModel("slots_busy", "Slots generating now", (engine) => engine.stats().slotsBusy);
     perModel("slots_total", "Slots (parallel sequences) per model", (engine) => engine.stats().slotsTotal);
+    new Gauge({
+      name: `${PREFIX}queued_requests`,
+      help: "Requests waiting for a slot, by model and API key name",
+      labelNames: ["model", "key"],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const engine of models.all()) for (const [key, count] of Object.entries(engine.stats().queuedByKey ?? {})) this.set({ model: engine.description.id, key }, count);
+      },
+    });
     new Counter({
       name: `${PREFIX}upstream_retries_total`,
       help: "Requests to an upstream sent again on a fresh connection after a pooled keep-alive connection closed before any response byte",

@@ -47,7 +47,7 @@ function session(engine: ScriptedEngine, stallTimeoutMs: number) {
     socketEndpoints([completionsEndpoint] as GenerationEndpoint[]),
     { models: registry, limits: { maxTokens: 100, maxChoices: 4, maxTopLogprobs: 5, sseKeepAliveMs: 10_000 }, keys: ApiKeys.fromConfig(config), limiter: createLimiter(config, log).limiter, metrics: new GatewayMetrics(registry, () => "memory"), lifecycle: new Lifecycle(), logContent: false },
     config.ws,
-    { name: ANONYMOUS, limits: { rpm: 0, tpm: 0, maxConcurrent: 0 } },
+    { name: ANONYMOUS, limits: { rpm: 0, tpm: 0, maxConcurrent: 0 }, weight: 1 },
     log,
   );
   const request = (id: string) => socket.emit("message", Buffer.from(JSON.stringify({ type: "completions.create", id, body: { model: "scripted", prompt: "x" } })), false);

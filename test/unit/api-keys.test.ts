@@ -11,9 +11,15 @@ describe("API keys", () => {
       rateLimit: { rpm: 60, tpm: 1000 },
     });
     expect(ring.names.sort()).toEqual(["alice", "bob", "carol"]);
-    expect(ring.identify("sk-alice-1")).toEqual({ name: "alice", limits: { rpm: 60, tpm: 1000, maxConcurrent: 0 } });
+    expect(ring.identify("sk-alice-1")).toEqual({ name: "alice", limits: { rpm: 60, tpm: 1000, maxConcurrent: 0 }, weight: 1 });
     expect(ring.identify("sk-bob-22").limits).toEqual({ rpm: 5, tpm: 1000, maxConcurrent: 0 });
     expect(ring.identify("sk-carol-333").name).toBe("carol");
+  });
+
+  it("gives each key its share weight for fair queueing (default 1)", () => {
+    const ring = keys({ auth: { apiKeys: "alice:sk-alice-1", keys: [{ name: "bob", key: "sk-bob-22", weight: 3 }] } });
+    expect(ring.identify("sk-bob-22").weight).toBe(3);
+    expect(ring.identify("sk-alice-1").weight).toBe(1);
   });
 
   it("answers 401 invalid_api_key for a missing or wrong key", () => {
@@ -26,7 +32,7 @@ describe("API keys", () => {
   it("is open, with the default limits, when no key is configured", () => {
     const ring = keys({ rateLimit: { rpm: 7 } });
     expect(ring.enabled).toBe(false);
-    expect(ring.identify(undefined)).toEqual({ name: "anonymous", limits: { rpm: 7, tpm: 0, maxConcurrent: 0 } });
+    expect(ring.identify(undefined)).toEqual({ name: "anonymous", limits: { rpm: 7, tpm: 0, maxConcurrent: 0 }, weight: 1 });
   });
 
   it("refuses ambiguous key configuration at start", () => {

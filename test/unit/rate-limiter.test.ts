@@ -11,7 +11,7 @@ import { ApiError } from "../../src/errors.js";
 import { REDIS_URL } from "../helpers/redis.js";
 
 const log = pino({ level: "silent" });
-const identity = (limits: Partial<Identity["limits"]>): Identity => ({ name: `k${randomUUID().slice(0, 8)}`, limits: { rpm: 0, tpm: 0, maxConcurrent: 0, ...limits } });
+const identity = (limits: Partial<Identity["limits"]>): Identity => ({ name: `k${randomUUID().slice(0, 8)}`, limits: { rpm: 0, tpm: 0, maxConcurrent: 0, ...limits }, weight: 1 });
 
 async function rejection(promise: Promise<unknown>): Promise<ApiError> {
   const error = await promise.then(() => undefined, (e: unknown) => e);

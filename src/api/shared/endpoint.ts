@@ -66,6 +66,7 @@ export async function admitGeneration(prepared: PreparedGeneration, identity: Id
   const { generation, engine } = prepared;
   record.key = identity.name;
   record.model = engine.description.id;
+  generation.tenant = { name: identity.name, weight: identity.weight }; // whose turn it is when requests wait for a slot
   if (record.keepContent) record.prompt = generation.prompt;
   return chargeLimits(identity, engine.description.id, estimatePromptTokens(generation.prompt) + prepared.choices * generation.maxTokens, context);
 }
@@ -117,6 +118,7 @@ export async function startGeneration(prepared: PreparedGeneration, admission: A
   const first = started[0]!;
   Object.assign(record, { slot: first.slot, queueWaitMs: Math.max(...started.map((g) => g.queueWaitMs)), promptTokens: first.promptTokens, cachedTokens: first.cachedTokens });
   for (const generation of started) {
+    metrics.queueWait.observe({ model, key: record.key ?? "anonymous" }, generation.queueWaitMs / 1000);
     metrics.promptTokens.inc({ model, source: "cached" }, generation.cachedTokens);
     metrics.promptTokens.inc({ model, source: "evaluated" }, generation.promptTokens - generation.cachedTokens);
   }

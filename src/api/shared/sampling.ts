@@ -24,6 +24,8 @@ export const SamplingFields = {
   // Extensions (as llama-server and vLLM take them): never stop at end-of-generation tokens; more samplers;
   // a GBNF grammar the output must follow.
   ignore_eos: Nullable(Type.Boolean()),
+  // vLLM's extension: when requests wait for a slot, a key's requests with lower values go first.
+  priority: Nullable(Type.Integer({ minimum: -1000, maximum: 1000 })),
   top_k: Nullable(Type.Integer({ minimum: 0 })),
   min_p: Nullable(Type.Number({ minimum: 0, maximum: 1 })),
   repeat_penalty: Nullable(Type.Number({ minimum: 0 })),
@@ -70,6 +72,7 @@ export function toGenerationRequest(body: SamplingBody, prompt: PromptInput, lim
     prompt,
     maxTokens,
     ignoreEos: body.ignore_eos === true && !constraint, // a grammar ends where it ends
+    ...(body.priority != null ? { priority: body.priority } : {}),
     ...(body.logit_bias && Object.keys(body.logit_bias).length > 0 ? { logitBias: Object.fromEntries(Object.entries(body.logit_bias).map(([t, b]) => [Number(t), b])) } : {}),
     ...(constraint ? { constraint } : {}),
     stop: typeof body.stop === "string" ? [body.stop] : (body.stop ?? []),
