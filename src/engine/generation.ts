@@ -78,10 +78,12 @@ export async function* generateOnSlot(job: SlotGeneration): AsyncGenerator<Gener
   if (signal.aborted) return;
   const rest = assembler.flush();
   if (rest) yield { type: "text", text: rest, ...(logprobs ? { logprobs: pendingLogprobs.splice(0) } : {}) };
+  const stopSequence = assembler.matchedStop !== undefined && request.stop.includes(assembler.matchedStop) ? assembler.matchedStop : undefined;
   yield {
     type: "done",
     finishReason,
     usage: { promptTokens: promptTokens.length, cachedTokens: reused, completionTokens },
+    ...(stopSequence !== undefined ? { stopSequence } : {}),
   };
 }
 

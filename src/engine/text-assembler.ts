@@ -43,11 +43,17 @@ export class TextAssembler {
     return text;
   }
 
+  /** The stop string that ended the text, once one has. */
+  matchedStop: string | undefined;
+
   private releasePending(): { text: string; stopped: boolean } {
     let stopAt = -1;
     for (const stop of this.stops) {
       const index = this.pendingText.indexOf(stop);
-      if (index !== -1 && (stopAt === -1 || index < stopAt)) stopAt = index;
+      if (index !== -1 && (stopAt === -1 || index < stopAt)) {
+        stopAt = index;
+        this.matchedStop = stop;
+      }
     }
     if (stopAt !== -1) {
       const text = this.pendingText.slice(0, stopAt);

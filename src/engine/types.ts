@@ -115,7 +115,8 @@ export type GenerationEvent =
   /** A tool call begins; its arguments follow as fragments of JSON text. */
   | { type: "tool_call"; index: number; id: string; name: string }
   | { type: "tool_arguments"; index: number; text: string }
-  | { type: "done"; finishReason: FinishReason; usage: Usage }
+  /** `stopSequence`: which of the request's stop strings ended the answer, if one did. */
+  | { type: "done"; finishReason: FinishReason; usage: Usage; stopSequence?: string }
   | { type: "error"; error: ErrorData };
 
 /** An admitted generation: it holds a slot until its events end or its signal aborts. */

@@ -16,6 +16,7 @@ import { GatewayMetrics } from "../observability/metrics.js";
 import { Lifecycle } from "./lifecycle.js";
 import { logRequests } from "./request-logging.js";
 import { webSocketRoute } from "../api/websocket/route.js";
+import { messagesRoute } from "../api/messages/route.js";
 import { installErrorHandling } from "./error-handler.js";
 import { allowCrossOrigin } from "./cross-origin.js";
 import { OriginPolicy } from "../auth/origin-policy.js";
@@ -88,6 +89,7 @@ export async function buildApp({ config, models, logger }: AppOptions): Promise<
     await v1.register(modelsRoute, context);
     await v1.register(tokenizeRoute, context);
     await v1.register(embeddingsRoute, context);
+    await v1.register(messagesRoute, { ...context, http: config.http });
     await v1.register(webSocketRoute, { ...context, ws: config.ws, origins });
   });
   return app;

@@ -8,9 +8,13 @@ declare module "fastify" {
   }
 }
 
-/** Browsers cannot set headers on a WebSocket upgrade, so /v1/ws also takes ?api_key=. */
+/**
+ * `Authorization: Bearer <key>`, or `x-api-key: <key>` as Anthropic's clients send it. Browsers cannot set
+ * headers on a WebSocket upgrade, so /v1/ws also takes ?api_key=.
+ */
 function presentedKey(request: FastifyRequest): string | undefined {
-  const bearer = bearerToken(request.headers.authorization);
+  const header = request.headers["x-api-key"];
+  const bearer = bearerToken(request.headers.authorization) ?? (typeof header === "string" && header ? header : undefined);
   if (bearer || !request.url.startsWith("/v1/ws")) return bearer;
   const query = request.query as Record<string, unknown> | undefined;
   return typeof query?.api_key === "string" ? query.api_key : undefined;

@@ -32,8 +32,9 @@ export class SseWriter {
     return this.raw.destroyed || this.raw.writableEnded;
   }
 
-  send(data: unknown): Promise<void> {
-    return this.write(`data: ${JSON.stringify(data)}\n\n`);
+  /** One frame; `event` names it (Anthropic's streams name every event, OpenAI's none). */
+  send(data: unknown, event?: string): Promise<void> {
+    return this.write(`${event ? `event: ${event}\n` : ""}data: ${JSON.stringify(data)}\n\n`);
   }
 
   async end(withDone: boolean): Promise<void> {

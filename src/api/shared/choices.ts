@@ -27,7 +27,7 @@ export async function* mergeChoices(choices: AsyncIterable<GenerationEvent>[]): 
         finished++;
         if (index === 0) Object.assign(usage, { promptTokens: event.usage.promptTokens, cachedTokens: event.usage.cachedTokens });
         usage.completionTokens += event.usage.completionTokens;
-        yield { type: "finish", index, finishReason: event.finishReason };
+        yield { type: "finish", index, finishReason: event.finishReason, ...(event.stopSequence !== undefined ? { stopSequence: event.stopSequence } : {}) };
         continue;
       }
       pending.set(index, pull(index));
@@ -45,7 +45,7 @@ async function* singleChoice(events: AsyncIterable<GenerationEvent>): AsyncGener
   for await (const event of events) {
     if (event.type === "error") return yield event;
     if (event.type === "done") {
-      yield { type: "finish", index: 0, finishReason: event.finishReason };
+      yield { type: "finish", index: 0, finishReason: event.finishReason, ...(event.stopSequence !== undefined ? { stopSequence: event.stopSequence } : {}) };
       return yield { type: "done", usage: event.usage };
     }
     yield { type: "choice", index: 0, event };

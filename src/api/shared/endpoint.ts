@@ -13,14 +13,22 @@ import { samplingDefaults, toGenerationRequest, type SamplingBody } from "./samp
 import type { AnswerEvent, ResponseShape } from "./response-shape.js";
 import { mergeChoices } from "./choices.js";
 
+/** What every generation body has: the model, and whether to stream. */
+export interface GenerationBody {
+  model: string;
+  stream?: boolean | null;
+}
+
 /** One text-generating endpoint, as both transports (HTTP and WebSocket) serve it. */
-export interface GenerationEndpoint<Body extends SamplingBody = SamplingBody> {
+export interface GenerationEndpoint<Body extends GenerationBody = SamplingBody> {
   /** The HTTP route, e.g. /v1/chat/completions. */
   path: string;
   /** The WebSocket message type, e.g. chat.completions.create. */
   messageType: string;
   bodySchema: TSchema;
   toPrompt(body: Body): PromptInput;
+  /** A protocol whose body is not OpenAI's names its sampling fields in OpenAI's terms (chat and completions need not). */
+  toSamplingBody?(body: Body): SamplingBody;
   /** The endpoint's own request fields (tools, logprobs); throws a 400 ApiError for a bad combination or one over the limits. */
   toOptions(body: Body, limits: ApiContext["limits"]): Pick<GenerationRequest, "tools" | "logprobs">;
   /** `seed`: the sampler's seed, reported in every response object (choice i samples with seed + i). */
@@ -37,21 +45,22 @@ export interface PreparedGeneration {
 }
 
 /** From a validated body to what the engine and the writers need; throws ApiError (404, 400). */
-export function prepareGeneration<Body extends SamplingBody>(endpoint: GenerationEndpoint<Body>, body: Body, { models, limits }: ApiContext): PreparedGeneration {
+export function prepareGeneration<Body extends GenerationBody>(endpoint: GenerationEndpoint<Body>, body: Body, { models, limits }: ApiContext): PreparedGeneration {
   const engine = models.resolve(body.model);
-  const choices = body.n ?? 1;
+  const sampling = endpoint.toSamplingBody?.(body) ?? (body as unknown as SamplingBody);
+  const choices = sampling.n ?? 1;
   if (choices > limits.maxChoices) throw invalidRequest(`'n' is too large: ${choices}. This server allows at most ${limits.maxChoices}.`, "n", "invalid_value");
   const options = endpoint.toOptions(body, limits);
   if (options.logprobs && options.tools?.choice.mode === "auto")
     throw invalidRequest("'logprobs' with tool_choice 'auto' is not supported: the model's own call syntax is parsed apart from its tokens. Use tool_choice 'required' or a named function.", "logprobs");
-  const generation = { ...toGenerationRequest(body, endpoint.toPrompt(body), limits, samplingDefaults(engine.description)), ...options };
+  const generation = { ...toGenerationRequest(sampling, endpoint.toPrompt(body), limits, samplingDefaults(engine.description)), ...options };
   if (options.tools) generation.ignoreEos = false; // a call ends where its JSON ends
   return {
     engine,
     generation,
     choices,
     shape: endpoint.shapeFor(engine.description.id, generation.sampling.seed), // the canonical id, also for an alias (OpenAI answers with the exact model too)
-    includeUsage: body.stream_options?.include_usage === true,
+    includeUsage: sampling.stream_options?.include_usage === true,
   };
 }
 

@@ -1,12 +1,11 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { ApiContext } from "../context.js";
-import type { GenerationEndpoint } from "./endpoint.js";
+import type { GenerationBody, GenerationEndpoint } from "./endpoint.js";
 import { admitGeneration, prepareGeneration } from "./endpoint.js";
-import type { SamplingBody } from "./sampling.js";
 import { serveGeneration } from "./serve-generation.js";
 
 /** The HTTP POST route of a generation endpoint: JSON, or SSE when `stream` is true. */
-export function generationRoute<Body extends SamplingBody>(endpoint: GenerationEndpoint<Body>): FastifyPluginAsync<ApiContext> {
+export function generationRoute<Body extends GenerationBody>(endpoint: GenerationEndpoint<Body>): FastifyPluginAsync<ApiContext> {
   return async (app, context) => {
     app.post(endpoint.path, { schema: { body: endpoint.bodySchema } }, async (request, reply) => {
       const body = request.body as Body;

@@ -6,7 +6,7 @@ import type { ErrorData, FinishReason, GenerationEvent, TokenLogprob, ToolCall, 
  */
 export type AnswerEvent =
   | { type: "choice"; index: number; event: Extract<GenerationEvent, { type: "text" | "reasoning" | "tool_call" | "tool_arguments" }> }
-  | { type: "finish"; index: number; finishReason: FinishReason }
+  | { type: "finish"; index: number; finishReason: FinishReason; stopSequence?: string }
   | { type: "done"; usage: Usage }
   | { type: "error"; error: ErrorData };
 
@@ -25,6 +25,8 @@ export interface AnswerChoice {
   toolCalls: ToolCall[];
   logprobs: TokenLogprob[] | null;
   finishReason: FinishReason;
+  /** The request's stop string that ended it, if one did. */
+  stopSequence?: string;
 }
 
 /** How one endpoint shapes the shared answer events into its OpenAI objects. */
@@ -35,6 +37,15 @@ export interface ResponseShape {
   streamFinish(index: number, reason: FinishReason): object;
   streamUsage(usage: OpenAiUsage): object;
   complete(choices: AnswerChoice[], usage: OpenAiUsage): object;
+  /**
+   * A protocol whose stream is not one chunk per event (Anthropic's content blocks and named events) writes
+   * its own stream items from the answer's events; `promptTokens` is known before the first one.
+   */
+  streamFrames?(events: AsyncIterable<AnswerEvent>, promptTokens: number): AsyncIterable<StreamItem>;
+  /** A stream's error event (default: OpenAI's `{"error": {...}}`). */
+  streamError?(error: ErrorData): { event?: string; data: object };
+  /** Whether an SSE stream ends with `data: [DONE]` (OpenAI's; default true). */
+  doneMarker?: boolean;
 }
 
 export interface OpenAiUsage {
@@ -65,7 +76,8 @@ export function openAiError(error: ErrorData) {
 }
 
 export type StreamItem =
-  | { kind: "chunk"; data: object }
+  /** `event`: the SSE event name, for protocols that name them. */
+  | { kind: "chunk"; data: object; event?: string }
   | { kind: "end"; usage: OpenAiUsage }
   | { kind: "error"; error: ErrorData };
 
@@ -73,7 +85,8 @@ export type StreamItem =
  * The streamed form of an answer, whatever the transport: the chunks OpenAI sends (role first for each
  * choice, one per event, a finish chunk per choice, the usage chunk when asked for), then an end or an error.
  */
-export async function* streamItems(events: AsyncIterable<AnswerEvent>, shape: ResponseShape, choices: number, includeUsage: boolean): AsyncGenerator<StreamItem> {
+export async function* streamItems(events: AsyncIterable<AnswerEvent>, shape: ResponseShape, choices: number, includeUsage: boolean, promptTokens = 0): AsyncGenerator<StreamItem> {
+  if (shape.streamFrames) return yield* shape.streamFrames(events, promptTokens);
   if (shape.streamStart) for (let index = 0; index < choices; index++) yield { kind: "chunk", data: shape.streamStart(index) };
   for await (const event of events) {
     if (event.type === "choice") yield { kind: "chunk", data: shape.streamDelta(event.index, toDelta(event.event)) };
@@ -110,6 +123,7 @@ export async function collectAnswer(events: AsyncIterable<AnswerEvent>, choices:
     const answer = answers[event.index]!;
     if (event.type === "finish") {
       answer.finishReason = event.finishReason;
+      if (event.stopSequence !== undefined) answer.stopSequence = event.stopSequence;
       continue;
     }
     const { event: e } = event;

@@ -34,7 +34,7 @@ export async function serveGeneration(reply: FastifyReply, options: ServeOptions
       if (abort.signal.aborted) return abandon(reply);
       throw error;
     }
-    if (options.stream) await writeStream(reply, started.events, abort.signal, options);
+    if (options.stream) await writeStream(reply, started.events, abort.signal, options, started.promptTokens);
     else await writeJson(reply, started.events, abort.signal, options);
   } finally {
     reply.raw.off("close", onClose);
@@ -53,6 +53,7 @@ async function writeStream(
   events: AsyncIterable<AnswerEvent>,
   signal: AbortSignal,
   { shape, choices, includeUsage, record, context }: ServeOptions,
+  promptTokens: number,
 ): Promise<void> {
   reply.hijack();
   const sse = new SseWriter(reply.raw, context.limits.sseKeepAliveMs, { ...(reply.getHeaders() as Record<string, string>) });
@@ -61,15 +62,17 @@ async function writeStream(
   active.inc();
   let completed = false;
   try {
-    for await (const item of streamItems(events, shape, choices, includeUsage)) {
+    for await (const item of streamItems(events, shape, choices, includeUsage, promptTokens)) {
       if (signal.aborted || sse.closed) break;
-      if (item.kind === "chunk") await sse.send(item.data);
-      else if (item.kind === "error") await sse.send({ error: openAiError(item.error) });
-      else completed = true;
+      if (item.kind === "chunk") await sse.send(item.data, item.event);
+      else if (item.kind === "error") {
+        const frame = shape.streamError?.(item.error) ?? { data: { error: openAiError(item.error) } };
+        await sse.send(frame.data, frame.event);
+      } else completed = true;
     }
   } finally {
     active.dec();
-    await sse.end(completed);
+    await sse.end(completed && shape.doneMarker !== false);
   }
 }
 

@@ -5,6 +5,7 @@ import type { GatewayConfig } from "../../config/schema.js";
 import type { ApiContext } from "../context.js";
 import { chatCompletionsEndpoint } from "../chat/route.js";
 import { completionsEndpoint } from "../completions/route.js";
+import { messagesEndpoint } from "../messages/route.js";
 import type { GenerationEndpoint } from "../shared/endpoint.js";
 import { SocketSession, socketEndpoints } from "./socket-session.js";
 
@@ -15,7 +16,7 @@ export interface WebSocketRouteOptions extends ApiContext {
 
 /** GET /v1/ws: multiplexed streaming chat and text completions over one socket (needs @fastify/websocket). */
 export const webSocketRoute: FastifyPluginAsync<WebSocketRouteOptions> = async (app, { ws, origins, ...context }) => {
-  const endpoints = socketEndpoints([chatCompletionsEndpoint, completionsEndpoint] as GenerationEndpoint[]);
+  const endpoints = socketEndpoints([chatCompletionsEndpoint, completionsEndpoint, messagesEndpoint] as unknown as GenerationEndpoint[]);
   // Browsers let any page open a WebSocket to any host (no CORS): a page from an origin that may not call the
   // API is refused at the upgrade. Clients that send no Origin (Node, Python, curl) are not browsers.
   const checkOrigin = async (request: FastifyRequest) => {
