@@ -25,14 +25,8 @@ const parsed = (json: string): unknown => {
 export function messageResponseShape(model: string): ResponseShape {
   const id = `msg_${randomUUID().replaceAll("-", "")}`;
   const usageOf = (usage: OpenAiUsage) => ({ input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens, cache_read_input_tokens: usage.prompt_tokens_details.cached_tokens, cache_creation_input_tokens: 0 });
-  const unused = () => {
-    throw new Error("Anthropic streams are written by streamFrames");
-  };
   return {
     doneMarker: false,
-    streamDelta: unused,
-    streamFinish: unused,
-    streamUsage: unused,
     complete: ([choice], usage) => ({
       id,
       type: "message",

@@ -29,24 +29,34 @@ export interface AnswerChoice {
   stopSequence?: string;
 }
 
-/** How one endpoint shapes the shared answer events into its OpenAI objects. */
-export interface ResponseShape {
-  /** Sent before a choice's first token (chat sends the assistant role here). */
-  streamStart?(index: number): object;
-  streamDelta(index: number, delta: ChoiceDelta): object;
-  streamFinish(index: number, reason: FinishReason): object;
-  streamUsage(usage: OpenAiUsage): object;
+interface ShapeBase {
   complete(choices: AnswerChoice[], usage: OpenAiUsage): object;
-  /**
-   * A protocol whose stream is not one chunk per event (Anthropic's content blocks and named events) writes
-   * its own stream items from the answer's events; `promptTokens` is known before the first one.
-   */
-  streamFrames?(events: AsyncIterable<AnswerEvent>, promptTokens: number): AsyncIterable<StreamItem>;
   /** A stream's error event (default: OpenAI's `{"error": {...}}`). */
   streamError?(error: ErrorData): { event?: string; data: object };
   /** Whether an SSE stream ends with `data: [DONE]` (OpenAI's; default true). */
   doneMarker?: boolean;
 }
+
+/** OpenAI's streams: one chunk object per answer event. */
+export interface ChunkShape extends ShapeBase {
+  /** Sent before a choice's first token (chat sends the assistant role here). */
+  streamStart?(index: number): object;
+  streamDelta(index: number, delta: ChoiceDelta): object;
+  streamFinish(index: number, reason: FinishReason): object;
+  streamUsage(usage: OpenAiUsage): object;
+  streamFrames?: undefined;
+}
+
+/**
+ * A protocol whose stream is not one chunk per event (Anthropic's content blocks and named events) writes its
+ * own stream items from the answer's events; `promptTokens` is known before the first one.
+ */
+export interface FramedShape extends ShapeBase {
+  streamFrames(events: AsyncIterable<AnswerEvent>, promptTokens: number): AsyncIterable<StreamItem>;
+}
+
+/** How one endpoint shapes the shared answer events into its protocol's objects. */
+export type ResponseShape = ChunkShape | FramedShape;
 
 export interface OpenAiUsage {
   prompt_tokens: number;
