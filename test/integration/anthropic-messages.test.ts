@@ -128,8 +128,10 @@ describe("an Anthropic client leaving mid-stream", () => {
   it("frees the only slot", async () => {
     const client = new Anthropic({ baseURL: gw.baseURL.replace(/\/v1$/, ""), apiKey: "unused", maxRetries: 0 });
     const stream = client.messages.stream({ model: "test-model", max_tokens: 1500, messages: [{ role: "user", content: "Once" }] });
+    const ended = stream.done().catch((error: Error) => error.name); // the SDK rejects its promise on abort
     await new Promise<void>((resolve) => stream.on("text", () => resolve()));
     stream.abort();
+    expect(await ended).toBe("APIUserAbortError");
     await waitForIdleSlots(gw, 3_000);
     const next = await client.messages.create({ model: "test-model", max_tokens: 3, messages: [{ role: "user", content: "Hi" }] });
     expect(next.usage.output_tokens).toBeGreaterThan(0);

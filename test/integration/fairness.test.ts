@@ -18,9 +18,13 @@ describe("fair scheduling between API keys on a real model", () => {
 
   it("serves the second key's request next, not after the first key's whole backlog, and shows the queue by key", async () => {
     const done: string[] = [];
-    const flood = [0, 1, 2, 3, 4].map((i) => complete(FLOOD).then(async (r) => (await r.text(), done.push(`flood${i}`))));
+    const flood = [0, 1, 2, 3, 4].map((i) => complete(FLOOD, { max_tokens: 64 }).then(async (r) => (await r.text(), done.push(`flood${i}`))));
     const engine = gw.models.all()[0]!;
-    while (engine.stats().queuedRequests < 4) await new Promise((r) => setTimeout(r, 5));
+    const deadline = Date.now() + 15_000;
+    while (engine.stats().queuedRequests < 4) {
+      if (Date.now() > deadline || done.length > 0) throw new Error(`the flood never queued behind its first request: ${JSON.stringify(engine.stats())}, done ${done}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
     const metrics = await (await fetch(gw.baseURL.replace(/\/v1$/, "/metrics"))).text();
     expect(metricValue(metrics, "llm_gateway_queued_requests", { model: gw.model, key: "flood" })).toBe(4);
     const single = complete(SINGLE).then(async (r) => (await r.text(), done.push("single")));
