@@ -14,6 +14,8 @@ export class SseWriter {
     private readonly raw: ServerResponse,
     keepAliveMs: number,
     extraHeaders: Record<string, string> = {},
+    /** What a silent stream is sent: a comment, or a protocol's own event (Anthropic's `ping`). */
+    keepAliveFrame = ": keep-alive\n\n",
   ) {
     raw.writeHead(200, {
       "content-type": "text/event-stream; charset=utf-8",
@@ -24,7 +26,7 @@ export class SseWriter {
     });
     raw.flushHeaders();
     this.keepAlive = setInterval(() => {
-      if (Date.now() - this.lastWrite >= keepAliveMs) void this.write(": keep-alive\n\n");
+      if (Date.now() - this.lastWrite >= keepAliveMs) void this.write(keepAliveFrame);
     }, Math.max(50, Math.floor(keepAliveMs / 2)));
   }
 

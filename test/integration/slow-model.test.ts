@@ -22,6 +22,15 @@ describe("a slow model on one slot", () => {
     expect(body.endsWith("data: [DONE]\n\n")).toBe(true);
   });
 
+  it("sends Anthropic's ping events while a long prompt is evaluated on /v1/messages", async () => {
+    const response = await postJson(gw.baseURL, "/messages", { model: gw.model, max_tokens: 2, stream: true, messages: [{ role: "user", content: longPrompt }] });
+    const events = (await response.text()).split("\n\n").filter(Boolean).map((frame) => frame.split("\n")[0]!.replace("event: ", ""));
+    const firstDelta = events.indexOf("content_block_delta");
+    expect(events[0]).toBe("message_start");
+    expect(events.slice(1, firstDelta).filter((e) => e === "ping").length).toBeGreaterThan(1); // the first, then keep-alives
+    expect(events.some((e) => e.startsWith(":"))).toBe(false); // no comment frames on this API
+  });
+
   it("stops the generation and frees the slot when the client disconnects mid-stream", async () => {
     const engine = gw.models.all()[0]!;
     const before = engine.stats().generatedTokens;

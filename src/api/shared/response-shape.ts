@@ -35,6 +35,8 @@ interface ShapeBase {
   streamError?(error: ErrorData): { event?: string; data: object };
   /** Whether an SSE stream ends with `data: [DONE]` (OpenAI's; default true). */
   doneMarker?: boolean;
+  /** The SSE frame a stream silent for a while gets (default: a `: keep-alive` comment). */
+  keepAliveFrame?: string;
 }
 
 /** OpenAI's streams: one chunk object per answer event. */

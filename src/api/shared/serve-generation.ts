@@ -56,7 +56,7 @@ async function writeStream(
   promptTokens: number,
 ): Promise<void> {
   reply.hijack();
-  const sse = new SseWriter(reply.raw, context.limits.sseKeepAliveMs, { ...(reply.getHeaders() as Record<string, string>) });
+  const sse = new SseWriter(reply.raw, context.limits.sseKeepAliveMs, { ...(reply.getHeaders() as Record<string, string>) }, shape.keepAliveFrame);
   record.transport = "sse";
   const active = context.metrics.activeStreams.labels("sse");
   active.inc();
