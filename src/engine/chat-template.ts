@@ -151,6 +151,7 @@ export function compareWithTemplate(template: ChatTemplate, templateText: (input
     } catch {
       continue; // a probe the template refuses (tool turns in a template without tools) says nothing
     }
+    if (!wrapperIsFaithful) continue; // one difference decides it; the wrapper's rendering is the costly part
     try {
       if (wrapperText(probe) !== expected) wrapperIsFaithful = false;
     } catch {
