@@ -230,6 +230,7 @@ export const ConfigSchema = Type.Object(
         flashAttention: Type.Boolean({ default: true, description: "flash attention (measured 7-10% faster on CPU)" }),
         prefixCache: Type.Boolean({ default: true, description: "reuse a slot's cached prompt prefix; off evaluates every prompt whole" }),
         promptCacheMiB: Integer(0, 1024, "saved KV state of evicted slots, in the temp folder, restored when a later prompt shares more of it than any slot; 0 = off"),
+        promptCacheEntries: Integer(1, 256, "saved states kept at most (each request compares its prompt with every one)"),
         slotReuseThreshold: Type.Number({
           minimum: 0,
           maximum: 1,

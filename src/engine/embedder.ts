@@ -1,4 +1,5 @@
 import type { LlamaContext, LlamaContextSequence, LlamaEmbeddingContext, LlamaModel, Token } from "node-llama-cpp";
+import { withBos } from "./prompt.js";
 
 /** How a sequence's token states become one vector (llama-server's --pooling). */
 export type Pooling = "mean" | "cls" | "last" | "rank";
@@ -52,20 +53,15 @@ export class Embedder {
   /** The raw (unnormalized) vector of `tokens` (without BOS: it is added as the model wants). */
   async embed(tokens: Token[]): Promise<number[]> {
     if (this.perToken) return this.meanOfTokenStates(tokens);
-    const input = this.choice.pooling === "cls" && this.choice.source === "config" ? this.withBos(tokens).slice(0, 1) : tokens;
+    const input = this.choice.pooling === "cls" && this.choice.source === "config" ? withBos(this.model, tokens).slice(0, 1) : tokens;
     return [...(await this.pooled!.getEmbeddingFor(input)).vector];
-  }
-
-  private withBos(tokens: Token[]): Token[] {
-    const { bos, shouldPrependBosToken } = this.model.tokens;
-    return shouldPrependBosToken && bos !== null && tokens[0] !== bos ? [bos, ...tokens] : tokens;
   }
 
   private async meanOfTokenStates(tokens: Token[]): Promise<number[]> {
     const { context, sequence } = this.perToken!;
     await sequence.clearHistory();
     let sum: number[] | undefined;
-    const input = this.withBos(tokens);
+    const input = withBos(this.model, tokens);
     for (const token of input) {
       for await (const _ of sequence.evaluate([token], { _noSampling: true } as never)) break;
       const state = (context as unknown as { _ctx: { getEmbedding(length: number): Float64Array } })._ctx.getEmbedding(1);

@@ -116,7 +116,7 @@ export class LlamaEngine implements ModelEngine {
       pooling,
       created: Math.floor(Date.now() / 1000),
     };
-    const promptCache = engine.prefixCache && engine.promptCacheMiB > 0 ? new PromptCache(engine.promptCacheMiB * 2 ** 20) : undefined;
+    const promptCache = engine.prefixCache && engine.promptCacheMiB > 0 ? new PromptCache(engine.promptCacheMiB * 2 ** 20, engine.promptCacheEntries) : undefined;
     return new LlamaEngine(description, model, contexts, slots, scheduler, renderer, config.request.timeoutMs, engine.reasoning, batchFill, promptCache, pooling);
   }
 
@@ -233,6 +233,7 @@ export class LlamaEngine implements ModelEngine {
   private embeddingQueue: Promise<unknown> = Promise.resolve();
 
   async tokenize(text: string, special: boolean): Promise<number[]> {
+    // As llama.cpp's tokenizer does with add_special: BOS in front, even before a BOS the text itself spells.
     const tokens = this.model.tokenize(text, special);
     const { bos, shouldPrependBosToken } = this.model.tokens;
     return special && shouldPrependBosToken && bos !== null ? [bos, ...tokens] : tokens;
@@ -245,11 +246,8 @@ export class LlamaEngine implements ModelEngine {
     return this.model.detokenize(tokens as Token[], true, preceding as Token[]);
   }
 
-  async renderChat({ messages, tools, templateArgs }: ChatRenderInput): Promise<RenderedChat> {
-    const args = templateArgs;
-    const prompt = this.renderer.promptText({ messages, tools, args });
-    const { tokens } = this.renderer.render({ kind: "chat", messages }, { tools, args });
-    return { prompt, tokens };
+  async renderChat({ messages, tools, templateArgs: args }: ChatRenderInput): Promise<RenderedChat> {
+    return { prompt: this.renderer.promptText({ messages, tools, args }), tokens: this.renderer.render({ kind: "chat", messages }, { tools, args }).tokens };
   }
 
   stats(): EngineStats {

@@ -26,13 +26,12 @@ export class PromptCache {
   private bytes = 0;
   private counter = 0;
 
-  constructor(private readonly maxBytes: number) {
+  constructor(
+    private readonly maxBytes: number,
+    /** Every request compares its prompt with every entry: the count bounds that work, whatever the states weigh. */
+    private readonly maxEntries: number,
+  ) {
     this.dir = mkdtempSync(join(tmpdir(), "llm-gateway-prompts-"));
-  }
-
-  /** Bytes of saved state, all entries together. */
-  get storedBytes(): number {
-    return this.bytes;
   }
 
   /**
@@ -79,16 +78,17 @@ export class PromptCache {
       if (fileSize > this.maxBytes) return void rm(path, { force: true });
       this.entries.add({ tokens, path, bytes: fileSize, lastUsed: this.counter });
       this.bytes += fileSize;
-      this.evictOver(this.maxBytes);
+      this.evictOverLimits();
     } catch {
       void rm(path, { force: true }); // a cache that cannot be written is a cache miss, not an error
     }
   }
 
-  private evictOver(limit: number): void {
+  private evictOverLimits(): void {
+    if (this.bytes <= this.maxBytes && this.entries.size <= this.maxEntries) return;
     const byAge = [...this.entries].sort((a, b) => a.lastUsed - b.lastUsed);
     for (const entry of byAge) {
-      if (this.bytes <= limit) return;
+      if (this.bytes <= this.maxBytes && this.entries.size <= this.maxEntries) return;
       this.dropFile(entry);
     }
   }

@@ -39,8 +39,6 @@ export class PromptRenderer {
   readonly template: ChatTemplate | undefined;
   /** The wrapper writes what the template writes: prompts go through the wrapper. */
   readonly wrapperIsFaithful: boolean;
-  /** The model has a template that the Jinja engine here cannot render (its wrapper renders instead). */
-  readonly templateUnrenderable: boolean;
   private readonly specials: SpecialStrings;
 
   constructor(
@@ -63,7 +61,6 @@ export class PromptRenderer {
     const fit = template ? compareWithTemplate(template, (input) => withBos(template.render(input)), (input) => this.wrapperText(input)) : undefined;
     // A template the Jinja engine cannot run at all (an unsupported filter or construct) is left to the wrapper.
     this.template = fit?.renders ? template : undefined;
-    this.templateUnrenderable = fit !== undefined && !fit.renders;
     this.wrapperIsFaithful = fit?.wrapperIsFaithful ?? true;
   }
 
@@ -134,9 +131,7 @@ export class PromptRenderer {
   }
 
   private renderText(text: string): RenderedPrompt {
-    const { bos, shouldPrependBosToken } = this.model.tokens;
-    const tokens = this.model.tokenize(text);
-    return { tokens: shouldPrependBosToken && bos !== null ? [bos, ...tokens] : tokens, stopStrings: [], stopTokens: [], opensInThought: false };
+    return { tokens: withBos(this.model, this.model.tokenize(text)), stopStrings: [], stopTokens: [], opensInThought: false };
   }
 
   /** The wrapper's context for a conversation; for templates that think first, node-llama-cpp opens the block on the answer's first token, and so do we. */
@@ -159,10 +154,8 @@ export class PromptRenderer {
     const markers = this.thoughtMarkers;
     const text = this.usesTemplate(input) ? this.templateRendering(input) : undefined;
     if (text !== undefined) {
-      const { bos } = this.model.tokens;
-      const tokens = this.model.tokenize(text, true);
       const opensInThought = markers !== undefined && (markers.prefix === "" || text.trimEnd().endsWith(markers.prefix.trimEnd()));
-      return { tokens: this.specials.addsBos && bos !== null ? [bos, ...tokens] : tokens, stopStrings, stopTokens, opensInThought };
+      return { tokens: withBos(this.model, this.model.tokenize(text, true)), stopStrings, stopTokens, opensInThought };
     }
     const opensInThought = markers !== undefined && (markers.prefix === "" || opens || contextText.toString().trimEnd().endsWith(markers.prefix.trimEnd()));
     return { tokens: contextText.tokenize(this.model.tokenizer), stopStrings, stopTokens, opensInThought };
@@ -176,6 +169,12 @@ export class PromptRenderer {
     const tokens = trigger.tokenize(this.model.tokenizer);
     if (tokens.length === 1) stopTokens.push(tokens[0]!);
   }
+}
+
+/** `tokens` as a prompt: with the model's BOS in front where its tokenizer wants one (and it is not there yet). */
+export function withBos(model: Pick<LlamaModel, "tokens">, tokens: Token[]): Token[] {
+  const { bos, shouldPrependBosToken } = model.tokens;
+  return shouldPrependBosToken && bos !== null && tokens[0] !== bos ? [bos, ...tokens] : tokens;
 }
 
 /** What rendering needs of a model (a LlamaModel; tests give a stand-in). */

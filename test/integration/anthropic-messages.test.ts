@@ -83,6 +83,11 @@ describe("Anthropic Messages API with @anthropic-ai/sdk", () => {
     expect(types[0]).toBe("message_start");
     expect(types.slice(-2)).toEqual(["message_delta", "message_stop"]);
     expect(done.usage.completion_tokens).toBeGreaterThan(0);
+    socket.send({ type: "messages.create", id: "bad", body: { model: "test-model", messages: ask.messages } }); // no max_tokens
+    const error = await socket.next((m) => m.type === "error" && m.id === "bad");
+    expect(error.status).toBe(400);
+    expect(Object.keys(error.error).sort()).toEqual(["message", "type"]); // Anthropic's error object, not OpenAI's
+    expect(error.error.type).toBe("invalid_request_error");
     socket.close();
   });
 

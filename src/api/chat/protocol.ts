@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Type, type Static } from "typebox";
 import { invalidRequest } from "../../errors.js";
 import type { ChatMessage, ChatRenderInput, ToolDefinition, ToolUse } from "../../engine/types.js";
-import { checkSupportedSchema } from "../shared/json-schema-support.js";
+import { checkedToolUse } from "../shared/tool-use.js";
 import { Nullable, SamplingFields } from "../shared/sampling.js";
 import { toOpenAiLogprob, type AnswerChoice, type ChoiceDelta, type OpenAiUsage, type ResponseShape } from "../shared/response-shape.js";
 
@@ -117,16 +117,12 @@ export function toToolUse(body: ChatCompletionBody): ToolUse | undefined {
   if (choice === "none") return undefined;
   if (body.grammar || (body.response_format && body.response_format.type !== "text"))
     throw invalidRequest("'tools' cannot be combined with 'grammar' or 'response_format' here: tool calls already constrain the answer.", "tools");
-  tools.forEach((tool, i) => checkSupportedSchema(tool.function.parameters ?? {}, `tools[${i}].function.parameters`));
-  const names = new Set(tools.map((t) => t.function.name));
-  if (names.size !== tools.length) throw invalidRequest("Two tools have the same function name.", "tools", "invalid_value");
-  if (typeof choice === "object" && !names.has(choice.function.name))
-    throw invalidRequest(`tool_choice names '${choice.function.name}', which is not among 'tools'.`, "tool_choice.function.name", "invalid_value");
-  return {
-    tools: toToolDefinitions(tools),
-    choice: typeof choice === "object" ? { mode: "function", name: choice.function.name } : { mode: choice },
-    parallel: body.parallel_tool_calls ?? true,
-  };
+  return checkedToolUse(
+    toToolDefinitions(tools),
+    typeof choice === "object" ? { mode: "function", name: choice.function.name } : { mode: choice },
+    body.parallel_tool_calls ?? true,
+    { schema: (i) => `tools[${i}].function.parameters`, choiceName: "tool_choice.function.name" },
+  );
 }
 
 /** chat.completion and chat.completion.chunk objects, as OpenAI sends them. */

@@ -1,7 +1,7 @@
 import { Type, type Static } from "typebox";
 import { invalidRequest } from "../../errors.js";
 import type { ChatMessage, ToolCall, ToolUse } from "../../engine/types.js";
-import { checkSupportedSchema } from "../shared/json-schema-support.js";
+import { checkedToolUse } from "../shared/tool-use.js";
 import type { SamplingBody } from "../shared/sampling.js";
 
 // Anthropic's Messages API (POST /v1/messages), as @anthropic-ai/sdk's MessageCreateParams names it. Unknown
@@ -110,14 +110,12 @@ export function toToolUse(body: MessagesBody): ToolUse | undefined {
     if (choice.type !== "none" && choice.type !== "auto") throw invalidRequest("'tool_choice' needs 'tools'.", "tool_choice");
     return undefined;
   }
-  tools.forEach((tool, i) => checkSupportedSchema(tool.input_schema as Record<string, unknown>, `tools[${i}].input_schema`));
-  if (new Set(tools.map((t) => t.name)).size !== tools.length) throw invalidRequest("Two tools have the same name.", "tools");
-  if (choice.type === "tool" && !tools.some((t) => t.name === choice.name)) throw invalidRequest(`tool_choice names '${choice.name}', which is not among 'tools'.`, "tool_choice.name");
-  return {
-    tools: tools.map((t) => ({ name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.input_schema as Record<string, unknown> })),
-    choice: choice.type === "auto" ? { mode: "auto" } : choice.type === "any" ? { mode: "required" } : { mode: "function", name: choice.name },
-    parallel: !choice.disable_parallel_tool_use,
-  };
+  return checkedToolUse(
+    tools.map((t) => ({ name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.input_schema as Record<string, unknown> })),
+    choice.type === "auto" ? { mode: "auto" } : choice.type === "any" ? { mode: "required" } : { mode: "function", name: choice.name },
+    !choice.disable_parallel_tool_use,
+    { schema: (i) => `tools[${i}].input_schema`, choiceName: "tool_choice.name" },
+  );
 }
 
 /** The sampling fields in OpenAI's terms, for the shared generation core. */

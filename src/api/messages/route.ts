@@ -21,6 +21,7 @@ export const messagesEndpoint: GenerationEndpoint<MessagesBody> = {
     return tools ? { tools } : {};
   },
   shapeFor: (model) => messageResponseShape(model),
+  errorObject: (error) => anthropicErrorBody(error).error,
 };
 
 /** The Messages API's routes, whose errors (authentication and rate limits included) take Anthropic's shape. */

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { TSchema } from "typebox";
-import type { Identity } from "../../auth/api-keys.js";
-import type { Generation, GenerationRequest, ModelEngine, PromptInput } from "../../engine/types.js";
+import { ANONYMOUS, type Identity } from "../../auth/api-keys.js";
+import type { ErrorData, Generation, GenerationRequest, ModelEngine, PromptInput } from "../../engine/types.js";
 import type { Admission } from "../../ratelimit/rate-limiter.js";
 import { estimatePromptTokens } from "../../ratelimit/token-estimate.js";
 import { ApiError, invalidRequest } from "../../errors.js";
@@ -31,6 +31,8 @@ export interface GenerationEndpoint<Body extends GenerationBody = SamplingBody> 
   toSamplingBody?(body: Body): SamplingBody;
   /** The endpoint's own request fields (tools, logprobs); throws a 400 ApiError for a bad combination or one over the limits. */
   toOptions(body: Body, limits: ApiContext["limits"]): Pick<GenerationRequest, "tools" | "logprobs">;
+  /** The error object of this endpoint's API inside a WebSocket error message (default: OpenAI's). */
+  errorObject?(error: ErrorData): object;
   /** `seed`: the sampler's seed, reported in every response object (choice i samples with seed + i). */
   shapeFor(model: string, seed: number): ResponseShape;
 }
@@ -127,7 +129,7 @@ export async function startGeneration(prepared: PreparedGeneration, admission: A
   const first = started[0]!;
   Object.assign(record, { slot: first.slot, queueWaitMs: Math.max(...started.map((g) => g.queueWaitMs)), promptTokens: first.promptTokens, cachedTokens: first.cachedTokens });
   for (const generation of started) {
-    metrics.queueWait.observe({ model, key: record.key ?? "anonymous" }, generation.queueWaitMs / 1000);
+    metrics.queueWait.observe({ model, key: record.key ?? ANONYMOUS }, generation.queueWaitMs / 1000);
     metrics.promptTokens.inc({ model, source: "cached" }, generation.cachedTokens);
     metrics.promptTokens.inc({ model, source: "evaluated" }, generation.promptTokens - generation.cachedTokens);
   }

@@ -13,15 +13,16 @@ export type ServerMessage =
   | { type: "chunk"; id: string; data: object }
   /** The one terminal message of a request that was not an error; `cancelled` when the client's cancel ended it (usage: what was generated). */
   | { type: "done"; id: string; usage: OpenAiUsage; cancelled?: true }
-  | { type: "error"; id: string | null; status: number; error: ReturnType<typeof openAiError>; retry_after_ms?: number }
+  /** `error`: the error object of the API the request spoke (OpenAI's `{message, type, param, code}`, Anthropic's `{type, message}`). */
+  | { type: "error"; id: string | null; status: number; error: object; retry_after_ms?: number }
   | { type: "pong" };
 
 /** `retryAfterMs` (a 429 or 503) tells the client when to send the request again, as HTTP's retry-after-ms does. */
-export const errorMessage = (id: string | null, error: ErrorData, retryAfterMs?: number): ServerMessage => ({
+export const errorMessage = (id: string | null, error: ErrorData, retryAfterMs?: number, format: (error: ErrorData) => object = openAiError): ServerMessage => ({
   type: "error",
   id,
   status: error.status,
-  error: openAiError(error),
+  error: format(error),
   ...(retryAfterMs === undefined ? {} : { retry_after_ms: retryAfterMs }),
 });
 

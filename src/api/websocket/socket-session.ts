@@ -92,7 +92,7 @@ export class SocketSession {
         if (item.kind === "chunk") this.send({ type: "chunk", id, data: item.data });
         else {
           ended = true;
-          this.send(item.kind === "end" ? { type: "done", id, usage: item.usage } : errorMessage(id, item.error));
+          this.send(item.kind === "end" ? { type: "done", id, usage: item.usage } : errorMessage(id, item.error, undefined, endpoint.errorObject));
         }
       }
       if (!ended && abort.signal.reason === CANCELLED) this.sendCancelled(id, record);
@@ -102,7 +102,7 @@ export class SocketSession {
       const apiError = toApiError(error);
       record.errorStatus = apiError.status;
       if (apiError.status >= 500) this.log.error({ err: error }, "websocket generation failed");
-      this.send(errorMessage(id, apiError.toData(), apiError.retryAfterMs));
+      this.send(errorMessage(id, apiError.toData(), apiError.retryAfterMs, endpoint.errorObject));
     } finally {
       this.inFlight.delete(id);
       if (streaming) active.dec();
