@@ -176,6 +176,21 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    responses: Type.Object(
+      {
+        store: Type.Union([Type.Literal("auto"), Type.Literal("memory"), Type.Literal("redis")], {
+          default: "auto",
+          description: "where stored responses (store: true, previous_response_id) live: memory (this instance), redis (every instance), auto = redis when a Redis URL is set",
+        }),
+        redisUrl: Type.String({ default: "", description: "redis:// URL of the response store; empty = rateLimit.redis.url" }),
+        keyPrefix: Type.String({ default: "llm-gateway:resp:", description: "prefix of the stored responses' Redis keys" }),
+        ttlSeconds: Integer(1, 604_800, "a stored response is forgotten this long after it was written"),
+        maxEntries: Integer(1, 10_000, "in memory: stored responses kept at most; the least recently used go first"),
+        maxMiB: Integer(1, 256, "in memory: MiB of stored responses (each with its input and the conversation before it) kept at most"),
+        commandTimeoutMs: Integer(1, 1_000, "a Redis call slower than this fails the request that needed it (503)"),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     playground: Type.Object(
       {
         enabled: Type.Boolean({ default: true, description: "serve the chat page" }),

@@ -131,7 +131,7 @@ export class LlamaEngine implements ModelEngine {
     if (outside !== undefined) throw invalidRequest(`logit_bias names token ${outside}, which is not in this model's vocabulary (0 to ${vocabulary - 1}).`, "logit_bias", "invalid_value");
     const ctxSize = this.description.ctxSize;
     if (prompt.tokens.length >= ctxSize) {
-      const what = request.prompt.kind === "chat" ? "messages" : "prompt";
+      const what = request.prompt.kind === "chat" ? (request.prompt.param ?? "messages") : "prompt";
       throw invalidRequest(
         `This model's maximum context length is ${ctxSize} tokens. However, your ${what} resulted in ${prompt.tokens.length} tokens (at least one token must be left for the completion).`,
         what,

@@ -33,7 +33,10 @@ export interface ToolUse {
 }
 
 /** `templateArgs`: variables for the model's chat template on top of the standard ones (chat_template_kwargs, reasoning_effort). */
-export type PromptInput = { kind: "chat"; messages: ChatMessage[]; templateArgs?: Record<string, unknown> } | { kind: "text"; text: string };
+export type PromptInput =
+  /** `param`: the request field the conversation came from, named in a too-long error (default: messages). */
+  | { kind: "chat"; messages: ChatMessage[]; templateArgs?: Record<string, unknown>; param?: string }
+  | { kind: "text"; text: string };
 
 export interface SamplingParams {
   temperature: number;

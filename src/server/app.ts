@@ -4,8 +4,8 @@ import type { Logger } from "pino";
 import type { GatewayConfig } from "../config/schema.js";
 import type { ModelRegistry } from "../router/model-registry.js";
 import type { ApiContext } from "../api/context.js";
-import { chatCompletionsRoute } from "../api/chat/route.js";
-import { completionsRoute } from "../api/completions/route.js";
+import { chatCompletionsEndpoint, chatCompletionsRoute } from "../api/chat/route.js";
+import { completionsEndpoint, completionsRoute } from "../api/completions/route.js";
 import { modelsRoute } from "../api/models/route.js";
 import { tokenizeRoute } from "../api/tokenize/route.js";
 import { embeddingsRoute } from "../api/embeddings/route.js";
@@ -16,7 +16,10 @@ import { GatewayMetrics } from "../observability/metrics.js";
 import { Lifecycle } from "./lifecycle.js";
 import { logRequests } from "./request-logging.js";
 import { webSocketRoute } from "../api/websocket/route.js";
-import { messagesRoute } from "../api/messages/route.js";
+import { messagesEndpoint, messagesRoute } from "../api/messages/route.js";
+import { responsesEndpoint, responsesRoute } from "../api/responses/route.js";
+import { createResponseStore } from "../api/responses/store.js";
+import type { GenerationEndpoint } from "../api/shared/endpoint.js";
 import { installErrorHandling } from "./error-handler.js";
 import { allowCrossOrigin } from "./cross-origin.js";
 import { OriginPolicy } from "../auth/origin-policy.js";
@@ -26,7 +29,7 @@ import { createLimiter, type LimiterSetup } from "../ratelimit/create-limiter.js
 import { compileBodyValidator } from "../api/shared/body-validation.js";
 
 export interface AppOptions {
-  config: Pick<GatewayConfig, "http" | "request" | "ws" | "auth" | "rateLimit" | "queue" | "log" | "playground">;
+  config: Pick<GatewayConfig, "http" | "request" | "ws" | "auth" | "rateLimit" | "queue" | "log" | "playground" | "responses">;
   models: ModelRegistry;
   logger?: Logger;
 }
@@ -81,6 +84,10 @@ export async function buildApp({ config, models, logger }: AppOptions): Promise<
   await app.register(metricsRoute, context);
   if (config.playground.enabled) await app.register(playgroundRoute, { path: config.playground.path, authRequired: keys.enabled });
   await app.register(fastifyWebsocket, { options: { maxPayload: config.ws.closeAboveBytes } });
+  const store = createResponseStore(config.responses, config.rateLimit.redis.url, app.log);
+  app.addHook("onClose", () => store.close());
+  const responses = responsesEndpoint(store);
+  const endpoints = [chatCompletionsEndpoint, completionsEndpoint, messagesEndpoint, responses] as unknown as GenerationEndpoint[];
   // The OpenAI API: behind API keys (when configured).
   await app.register(async (v1) => {
     requireApiKey(v1, keys);
@@ -89,8 +96,9 @@ export async function buildApp({ config, models, logger }: AppOptions): Promise<
     await v1.register(modelsRoute, context);
     await v1.register(tokenizeRoute, context);
     await v1.register(embeddingsRoute, context);
+    await v1.register(responsesRoute, { ...context, endpoint: responses, store });
     await v1.register(messagesRoute, { ...context, http: config.http });
-    await v1.register(webSocketRoute, { ...context, ws: config.ws, origins });
+    await v1.register(webSocketRoute, { ...context, ws: config.ws, origins, endpoints });
   });
   return app;
 }

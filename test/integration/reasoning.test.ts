@@ -60,3 +60,36 @@ describe("reasoning_content for templates that separate thinking", () => {
     expect(plain.choices[0]!.message.content.length).toBeGreaterThan(0);
   });
 });
+
+describe("reasoning items in the Responses API", () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway({ engine: { slots: 1, ctxSize: 512 }, models: [{ id: "thinker", path: STORIES_260K, chatTemplate: "deepSeek" }] });
+  });
+  afterAll(() => gw.close());
+
+  // grammar: the gateway's extension (as on chat), so that the story model writes a thinking block.
+  const body = { model: "thinker", input: "Why is the sky blue?", max_output_tokens: 80, temperature: 0, grammar: THINK_THEN_ANSWER, reasoning: { effort: "low" } };
+
+  it("puts the thinking in a reasoning item before the message, and counts its tokens", async () => {
+    const response = await gw.client.responses.create(body as never);
+    expect(response.output.map((item) => item.type)).toEqual(["reasoning", "message"]);
+    const [reasoning, message] = response.output as unknown as [{ content: { type: string; text: string }[] }, { content: { text: string }[] }];
+    expect(reasoning.content[0]).toMatchObject({ type: "reasoning_text" });
+    expect(reasoning.content[0]!.text).toMatch(/^[a-z ]{8,40}$/);
+    expect(message.content[0]!.text).toMatch(/^[a-z .]+$/);
+    expect(response.usage!.output_tokens_details.reasoning_tokens).toBeGreaterThan(0);
+    expect(response.usage!.output_tokens_details.reasoning_tokens).toBeLessThan(response.usage!.output_tokens);
+    expect(response.reasoning).toMatchObject({ effort: "low" });
+
+    const stream = gw.client.responses.stream(body as never);
+    const types: string[] = [];
+    for await (const event of stream) types.push(event.type);
+    const final = await stream.finalResponse();
+    expect(types.indexOf("response.reasoning_text.delta")).toBeLessThan(types.indexOf("response.output_text.delta"));
+    expect(types).toContain("response.reasoning_text.done");
+    expect(final.output).toHaveLength(2);
+    expect((final.output[0] as { content: { text: string }[] }).content[0]!.text).toBe(reasoning.content[0]!.text);
+    expect(final.output_text).toBe(message.content[0]!.text);
+  });
+});

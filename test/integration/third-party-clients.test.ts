@@ -58,3 +58,49 @@ describe("the Vercel AI SDK against the gateway", () => {
     expect(await result.finishReason).toBe("tool-calls");
   });
 });
+
+// The OpenAI Agents SDK drives the Responses API with its own request and event handling (tool loop, strict schemas).
+describe("the OpenAI Agents SDK against the gateway's Responses API", () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway({ engine: { slots: 1, ctxSize: 1024 } });
+  });
+  afterAll(() => gw.close());
+
+  it("runs one agent turn that calls a function tool and returns its result", async () => {
+    const { Agent, OpenAIResponsesModel, run, setTracingDisabled, tool: agentTool } = await import("@openai/agents");
+    const { z } = await import("zod");
+    setTracingDisabled(true); // its traces go to OpenAI's servers
+    const cities: string[] = [];
+    const getWeather = agentTool({
+      name: "get_weather",
+      description: "The weather in a city",
+      parameters: z.object({ city: z.string().max(12) }),
+      execute: async ({ city }) => {
+        cities.push(city);
+        return `Sunny in ${city}`;
+      },
+    });
+    const agent = new Agent({
+      name: "Weather",
+      instructions: "Answer with the weather.",
+      model: new OpenAIResponsesModel(gw.client, gw.model),
+      tools: [getWeather],
+      modelSettings: { toolChoice: "required", temperature: 0, maxTokens: 100, parallelToolCalls: false },
+      toolUseBehavior: "stop_on_first_tool",
+    });
+    const result = await run(agent, "What is the weather in Paris?");
+    expect(cities).toHaveLength(1);
+    expect(result.finalOutput).toBe(`Sunny in ${cities[0]}`);
+    const call = result.newItems.find((item) => item.type === "tool_call_item");
+    expect(call).toBeDefined();
+
+    const streamed = await run(agent, "And in Rome?", { stream: true });
+    const kinds = new Set<string>();
+    for await (const event of streamed) if (event.type === "raw_model_stream_event") kinds.add(event.data.type);
+    await streamed.completed;
+    expect(cities).toHaveLength(2);
+    expect(streamed.finalOutput).toBe(`Sunny in ${cities[1]}`);
+    expect(kinds).toContain("response_done");
+  });
+});

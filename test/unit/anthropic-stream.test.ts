@@ -1,16 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { messageResponseShape } from "../../src/api/messages/response.js";
-import { streamItems, type AnswerEvent } from "../../src/api/shared/response-shape.js";
+import { streamItems } from "../../src/api/shared/response-shape.js";
+import { thinkTextCall as answer } from "../helpers/answer-events.js";
 
-async function* answer(): AsyncGenerator<AnswerEvent> {
-  yield { type: "choice", index: 0, event: { type: "reasoning", text: "hmm" } };
-  yield { type: "choice", index: 0, event: { type: "text", text: "Hi" } };
-  yield { type: "choice", index: 0, event: { type: "tool_call", index: 0, id: "call_1", name: "f" } };
-  yield { type: "choice", index: 0, event: { type: "tool_arguments", index: 0, text: '{"a":' } };
-  yield { type: "choice", index: 0, event: { type: "tool_arguments", index: 0, text: "1}" } };
-  yield { type: "finish", index: 0, finishReason: "tool_calls" };
-  yield { type: "done", usage: { promptTokens: 7, cachedTokens: 2, completionTokens: 5 } };
-}
 
 describe("Anthropic's stream of content blocks", () => {
   it("opens a block per kind of output, in order, and ends with message_delta and message_stop", async () => {
@@ -34,7 +26,7 @@ describe("Anthropic's stream of content blocks", () => {
 
   it("writes a whole answer as thinking, text and tool_use blocks", () => {
     const message = messageResponseShape("m").complete(
-      [{ text: "Hi", reasoning: "hmm", toolCalls: [{ id: "call_1", name: "f", arguments: '{"a":1}' }], logprobs: null, finishReason: "tool_calls" }],
+      [{ text: "Hi", reasoning: "hmm", reasoningTokens: 1, toolCalls: [{ id: "call_1", name: "f", arguments: '{"a":1}' }], logprobs: null, finishReason: "tool_calls" }],
       { prompt_tokens: 7, completion_tokens: 5, total_tokens: 12, prompt_tokens_details: { cached_tokens: 2 } },
     );
     expect(message).toMatchObject({

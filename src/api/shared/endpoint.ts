@@ -19,22 +19,30 @@ export interface GenerationBody {
   stream?: boolean | null;
 }
 
-/** One text-generating endpoint, as both transports (HTTP and WebSocket) serve it. */
-export interface GenerationEndpoint<Body extends GenerationBody = SamplingBody> {
+/**
+ * One text-generating endpoint, as both transports (HTTP and WebSocket) serve it. `Request` is what the body
+ * becomes after `resolve` (the body itself for endpoints without one).
+ */
+export interface GenerationEndpoint<Body extends GenerationBody = SamplingBody, Request extends GenerationBody = Body> {
   /** The HTTP route, e.g. /v1/chat/completions. */
   path: string;
   /** The WebSocket message type, e.g. chat.completions.create. */
   messageType: string;
   bodySchema: TSchema;
-  toPrompt(body: Body): PromptInput;
+  /**
+   * An asynchronous step between validation and preparation, knowing the caller and the model's engine
+   * (the Responses API loads the conversation a previous_response_id continues, and fits it to the context).
+   */
+  resolve?(body: Body, caller: Identity, engine: ModelEngine): Promise<Request>;
+  toPrompt(body: Request): PromptInput;
   /** A protocol whose body is not OpenAI's names its sampling fields in OpenAI's terms (chat and completions need not). */
-  toSamplingBody?(body: Body): SamplingBody;
+  toSamplingBody?(body: Request): SamplingBody;
   /** The endpoint's own request fields (tools, logprobs); throws a 400 ApiError for a bad combination or one over the limits. */
-  toOptions(body: Body, limits: ApiContext["limits"]): Pick<GenerationRequest, "tools" | "logprobs">;
+  toOptions(body: Request, limits: ApiContext["limits"]): Pick<GenerationRequest, "tools" | "logprobs">;
   /** The error object of this endpoint's API inside a WebSocket error message (default: OpenAI's). */
   errorObject?(error: ErrorData): object;
   /** `seed`: the sampler's seed, reported in every response object (choice i samples with seed + i). */
-  shapeFor(model: string, seed: number): ResponseShape;
+  shapeFor(model: string, seed: number, body: Request, caller: Identity): ResponseShape;
 }
 
 export interface PreparedGeneration {
@@ -47,8 +55,14 @@ export interface PreparedGeneration {
 }
 
 /** From a validated body to what the engine and the writers need; throws ApiError (404, 400). */
-export function prepareGeneration<Body extends GenerationBody>(endpoint: GenerationEndpoint<Body>, body: Body, { models, limits }: ApiContext): PreparedGeneration {
-  const engine = models.resolve(body.model);
+export async function prepareGeneration<Body extends GenerationBody, Request extends GenerationBody>(
+  endpoint: GenerationEndpoint<Body, Request>,
+  raw: Body,
+  caller: Identity,
+  { models, limits }: ApiContext,
+): Promise<PreparedGeneration> {
+  const engine = models.resolve(raw.model);
+  const body = endpoint.resolve ? await endpoint.resolve(raw, caller, engine) : (raw as unknown as Request);
   const sampling = endpoint.toSamplingBody?.(body) ?? (body as unknown as SamplingBody);
   const choices = sampling.n ?? 1;
   if (choices > limits.maxChoices) throw invalidRequest(`'n' is too large: ${choices}. This server allows at most ${limits.maxChoices}.`, "n", "invalid_value");
@@ -61,7 +75,7 @@ export function prepareGeneration<Body extends GenerationBody>(endpoint: Generat
     engine,
     generation,
     choices,
-    shape: endpoint.shapeFor(engine.description.id, generation.sampling.seed), // the canonical id, also for an alias (OpenAI answers with the exact model too)
+    shape: endpoint.shapeFor(engine.description.id, generation.sampling.seed, body, caller), // the canonical id, also for an alias (OpenAI answers with the exact model too)
     includeUsage: sampling.stream_options?.include_usage === true,
   };
 }

@@ -25,12 +25,15 @@ export interface AnswerChoice {
   toolCalls: ToolCall[];
   logprobs: TokenLogprob[] | null;
   finishReason: FinishReason;
+  /** How many of its tokens were thinking. */
+  reasoningTokens: number;
   /** The request's stop string that ended it, if one did. */
   stopSequence?: string;
 }
 
 interface ShapeBase {
-  complete(choices: AnswerChoice[], usage: OpenAiUsage): object;
+  /** The whole answer's response object (a protocol that stores responses stores it first). */
+  complete(choices: AnswerChoice[], usage: OpenAiUsage): object | Promise<object>;
   /** A stream's error event (default: OpenAI's `{"error": {...}}`). */
   streamError?(error: ErrorData): { event?: string; data: object };
   /** Whether an SSE stream ends with `data: [DONE]` (OpenAI's; default true). */
@@ -127,7 +130,7 @@ function toDelta(event: Extract<AnswerEvent, { type: "choice" }>["event"]): Choi
 
 /** Collects a whole answer for a JSON response; an error event becomes the thrown ApiError's data. */
 export async function collectAnswer(events: AsyncIterable<AnswerEvent>, choices: number, withLogprobs: boolean, signal: AbortSignal): Promise<{ choices: AnswerChoice[]; usage: Usage } | { error: ErrorData } | undefined> {
-  const answers: AnswerChoice[] = Array.from({ length: choices }, () => ({ text: "", reasoning: "", toolCalls: [], logprobs: withLogprobs ? [] : null, finishReason: "stop" }));
+  const answers: AnswerChoice[] = Array.from({ length: choices }, () => ({ text: "", reasoning: "", reasoningTokens: 0, toolCalls: [], logprobs: withLogprobs ? [] : null, finishReason: "stop" }));
   for await (const event of events) {
     if (signal.aborted) return undefined;
     if (event.type === "error") return { error: event.error };
@@ -142,8 +145,10 @@ export async function collectAnswer(events: AsyncIterable<AnswerEvent>, choices:
     if (e.type === "text") {
       answer.text += e.text;
       if (e.logprobs) answer.logprobs?.push(...e.logprobs);
-    } else if (e.type === "reasoning") answer.reasoning += e.text;
-    else if (e.type === "tool_call") answer.toolCalls[e.index] = { id: e.id, name: e.name, arguments: "" };
+    } else if (e.type === "reasoning") {
+      answer.reasoning += e.text;
+      answer.reasoningTokens++;
+    } else if (e.type === "tool_call") answer.toolCalls[e.index] = { id: e.id, name: e.name, arguments: "" };
     else answer.toolCalls[e.index]!.arguments += e.text;
   }
   return undefined;

@@ -45,7 +45,7 @@ async function writeJson(reply: FastifyReply, events: AsyncIterable<AnswerEvent>
   const answer = await collectAnswer(events, choices, generation.logprobs !== undefined, signal);
   if (!answer) return abandon(reply);
   if ("error" in answer) throw ApiError.fromData(answer.error);
-  await reply.send(shape.complete(answer.choices, toOpenAiUsage(answer.usage)));
+  await reply.send(await shape.complete(answer.choices, toOpenAiUsage(answer.usage)));
 }
 
 async function writeStream(

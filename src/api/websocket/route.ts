@@ -3,20 +3,19 @@ import { ApiError } from "../../errors.js";
 import type { OriginPolicy } from "../../auth/origin-policy.js";
 import type { GatewayConfig } from "../../config/schema.js";
 import type { ApiContext } from "../context.js";
-import { chatCompletionsEndpoint } from "../chat/route.js";
-import { completionsEndpoint } from "../completions/route.js";
-import { messagesEndpoint } from "../messages/route.js";
 import type { GenerationEndpoint } from "../shared/endpoint.js";
 import { SocketSession, socketEndpoints } from "./socket-session.js";
 
 export interface WebSocketRouteOptions extends ApiContext {
   ws: GatewayConfig["ws"];
   origins: OriginPolicy;
+  /** The generation endpoints a socket may call, each by its messageType. */
+  endpoints: readonly GenerationEndpoint[];
 }
 
-/** GET /v1/ws: multiplexed streaming chat and text completions over one socket (needs @fastify/websocket). */
-export const webSocketRoute: FastifyPluginAsync<WebSocketRouteOptions> = async (app, { ws, origins, ...context }) => {
-  const endpoints = socketEndpoints([chatCompletionsEndpoint, completionsEndpoint, messagesEndpoint] as unknown as GenerationEndpoint[]);
+/** GET /v1/ws: multiplexed streaming generations of every endpoint over one socket (needs @fastify/websocket). */
+export const webSocketRoute: FastifyPluginAsync<WebSocketRouteOptions> = async (app, { ws, origins, endpoints: served, ...context }) => {
+  const endpoints = socketEndpoints(served);
   // Browsers let any page open a WebSocket to any host (no CORS): a page from an origin that may not call the
   // API is refused at the upgrade. Clients that send no Origin (Node, Python, curl) are not browsers.
   const checkOrigin = async (request: FastifyRequest) => {

@@ -82,7 +82,7 @@ export class SocketSession {
     let ended = false; // a terminal message (done or error) went out: a late cancel must not send another
     try {
       if (!validate(body)) throw validationError(validate.errors ?? []);
-      const prepared = prepareGeneration(endpoint, body as unknown as SamplingBody, this.context);
+      const prepared = await prepareGeneration(endpoint, body as unknown as SamplingBody, this.identity, this.context);
       const admission = await admitGeneration(prepared, this.identity, record, this.context);
       const started = await startGeneration(prepared, admission, record, abort.signal, this.context);
       streaming = true; // like SSE's gauge: only generations that got to stream count
