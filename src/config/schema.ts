@@ -191,6 +191,23 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    tracing: Type.Object(
+      {
+        endpoint: Type.String({ default: "", description: "OTLP/HTTP collector base URL (OTEL_EXPORTER_OTLP_ENDPOINT; /v1/traces is appended); empty = tracing off, nothing loaded" }),
+        tracesEndpoint: Type.String({ default: "", description: "full OTLP/HTTP traces URL (OTEL_EXPORTER_OTLP_TRACES_ENDPOINT); overrides endpoint" }),
+        headers: Type.String({ default: "", description: "headers sent to the collector, as OTEL_EXPORTER_OTLP_HEADERS: k1=v1,k2=v2 (e.g. x-honeycomb-team=KEY)" }),
+        serviceName: Type.String({ default: "llm-gateway", minLength: 1, description: "service.name of the spans (OTEL_SERVICE_NAME)" }),
+        sampler: Type.Union(
+          [Type.Literal("always_on"), Type.Literal("always_off"), Type.Literal("traceidratio"), Type.Literal("parentbased_always_on"), Type.Literal("parentbased_always_off"), Type.Literal("parentbased_traceidratio")],
+          { default: "parentbased_always_on", description: "OTEL_TRACES_SAMPLER" },
+        ),
+        samplerArg: Type.Number({ minimum: 0, maximum: 1, default: 1, description: "the ratio of the traceidratio samplers (OTEL_TRACES_SAMPLER_ARG)" }),
+        disabled: Type.Boolean({ default: false, description: "OTEL_SDK_DISABLED: off even with an endpoint" }),
+        exportDelayMs: Integer(1, 2_000, "finished spans are sent in batches this often"),
+        maxQueuedSpans: Integer(1, 4_096, "finished spans waiting to be sent; more are dropped (the collector is slow or down)"),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     playground: Type.Object(
       {
         enabled: Type.Boolean({ default: true, description: "serve the chat page" }),

@@ -33,6 +33,14 @@ export const SCALAR_SETTINGS: readonly ScalarSetting[] = [
   { flag: "shutdown-grace-ms", env: "GATEWAY_SHUTDOWN_GRACE_MS", path: ["shutdown", "graceMs"], kind: "number", description: "time in-flight requests get to finish on SIGTERM (default 30000)" },
   { flag: "isolation", env: "GATEWAY_ISOLATION", path: ["engine", "isolation"], kind: "string", description: "process|none: each model in its own supervised process (default process)" },
   { flag: "log-level", env: "GATEWAY_LOG_LEVEL", path: ["log", "level"], kind: "string", description: "fatal|error|warn|info|debug|trace|silent" },
+  // OpenTelemetry's own variables, so that a deployment configured for other services configures this one too.
+  { flag: "otlp-endpoint", env: "OTEL_EXPORTER_OTLP_ENDPOINT", path: ["tracing", "endpoint"], kind: "string", description: "OTLP/HTTP collector URL: traces on (default: off)" },
+  { env: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", path: ["tracing", "tracesEndpoint"], kind: "string", description: "full OTLP/HTTP traces URL" },
+  { env: "OTEL_EXPORTER_OTLP_HEADERS", path: ["tracing", "headers"], kind: "string", description: "collector headers k=v,k2=v2 (secret: no flag)" },
+  { env: "OTEL_SERVICE_NAME", path: ["tracing", "serviceName"], kind: "string", description: "service.name of the spans (default llm-gateway)" },
+  { env: "OTEL_TRACES_SAMPLER", path: ["tracing", "sampler"], kind: "string", description: "always_on|always_off|traceidratio|parentbased_* (default parentbased_always_on)" },
+  { env: "OTEL_TRACES_SAMPLER_ARG", path: ["tracing", "samplerArg"], kind: "number", description: "ratio for the traceidratio samplers (default 1)" },
+  { env: "OTEL_SDK_DISABLED", path: ["tracing", "disabled"], kind: "boolean", description: "true: no tracing even with an endpoint" },
 ];
 
 export const MODEL_FLAG = { flag: "model", env: "GATEWAY_MODEL", description: "model path or hf: URI (repeatable; env: comma-separated)" };
@@ -41,7 +49,7 @@ export const CONFIG_FLAG = { flag: "config", env: "GATEWAY_CONFIG", description:
 /** "12" becomes 12 and "true" becomes true where the setting takes them; anything else stays a string so validation can name it. */
 export function parseScalar(setting: ScalarSetting, raw: string): string | number | boolean {
   const text = raw.trim();
-  if (setting.kind === "number" && /^-?\d+$/.test(text)) return Number(text);
+  if (setting.kind === "number" && /^-?\d+(\.\d+)?$/.test(text)) return Number(text);
   if (setting.kind === "boolean" && (text === "true" || text === "false")) return text === "true";
   return raw;
 }

@@ -66,6 +66,8 @@ export interface SamplingDefaults {
 export type OutputConstraint = { kind: "gbnf"; grammar: string } | { kind: "json" } | { kind: "json_schema"; schema: Record<string, unknown> };
 
 export interface GenerationRequest {
+  /** W3C trace-context headers for a server this request is passed on to (an upstream), so that both are one trace. */
+  traceHeaders?: Record<string, string>;
   prompt: PromptInput;
   sampling: SamplingParams;
   /** Upper bound on generated tokens; the context end may stop it sooner (finish_reason "length"). */
@@ -129,6 +131,8 @@ export interface Generation {
   /** Which slot runs it, and how long it waited in the queue for one. */
   slot: number;
   queueWaitMs: number;
+  /** The id of the process that runs it, when that is an engine process of its own. */
+  engineProcess?: number;
   events: AsyncIterable<GenerationEvent>;
 }
 

@@ -1,5 +1,6 @@
 import type { FinishReason, PromptInput } from "../engine/types.js";
 import type { GatewayMetrics, Transport } from "./metrics.js";
+import type { RequestSpan } from "./tracing.js";
 
 /**
  * What the log line and the metrics say about one request, filled in as it goes. Prompt and completion
@@ -7,7 +8,17 @@ import type { GatewayMetrics, Transport } from "./metrics.js";
  */
 export class RequestRecord {
   readonly startedAt = performance.now();
+  /** GenAI's operation name: chat, text_completion, embeddings. */
+  operation?: string;
   model?: string;
+  /** The id of the response object (chatcmpl-…, resp_…, msg_…). */
+  responseId?: string;
+  /** What the request asked of the sampler. */
+  request?: { maxTokens: number; temperature: number; topP: number; seed: number };
+  /** When the admitted request went to the engine (it then waited queueWaitMs for a slot). */
+  admittedAt?: number;
+  /** The engine process that ran it. */
+  engineProcess?: number;
   key?: string;
   slot?: number;
   queueWaitMs?: number;
@@ -18,8 +29,13 @@ export class RequestRecord {
   finishReason?: FinishReason;
   /** The status of an error that ended a stream after its 200 headers (or of a WebSocket request). */
   errorStatus?: number;
+  /** What went wrong (an error's code or type), for the trace. */
+  errorType?: string;
   prompt?: PromptInput;
   completion?: string;
+
+  /** The request's trace span, when tracing is on and sampled it. */
+  span?: RequestSpan;
 
   constructor(
     public transport: Transport,
@@ -43,12 +59,14 @@ export class RequestRecord {
       durationMs: ms(performance.now() - this.startedAt),
       finishReason: this.finishReason,
       status,
+      ...(this.span ? { traceId: this.span.traceId } : {}),
       ...(this.keepContent ? { prompt: this.prompt, completion: this.completion } : {}),
     };
   }
 
-  /** Counts a finished generation request in the metrics (requests that never reached a model are not counted). */
+  /** Counts a finished generation request in the metrics (requests that never reached a model are not counted), and ends its span. */
   count(metrics: GatewayMetrics, status: number): void {
+    this.span?.end(this, status);
     if (!this.model) return;
     metrics.requests.inc({ model: this.model, transport: this.transport, status: String(status), finish_reason: this.finishReason ?? "none" });
     metrics.requestDuration.observe({ model: this.model }, (performance.now() - this.startedAt) / 1000);

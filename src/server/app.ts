@@ -15,6 +15,7 @@ import { playgroundRoute } from "../playground/route.js";
 import { GatewayMetrics } from "../observability/metrics.js";
 import { Lifecycle } from "./lifecycle.js";
 import { logRequests } from "./request-logging.js";
+import { createTracing } from "../observability/tracing.js";
 import { webSocketRoute } from "../api/websocket/route.js";
 import { messagesEndpoint, messagesRoute } from "../api/messages/route.js";
 import { responsesEndpoint, responsesRoute } from "../api/responses/route.js";
@@ -29,7 +30,7 @@ import { createLimiter, type LimiterSetup } from "../ratelimit/create-limiter.js
 import { compileBodyValidator } from "../api/shared/body-validation.js";
 
 export interface AppOptions {
-  config: Pick<GatewayConfig, "http" | "request" | "ws" | "auth" | "rateLimit" | "queue" | "log" | "playground" | "responses">;
+  config: Pick<GatewayConfig, "http" | "request" | "ws" | "auth" | "rateLimit" | "queue" | "log" | "playground" | "responses" | "tracing">;
   models: ModelRegistry;
   logger?: Logger;
 }
@@ -60,7 +61,9 @@ export async function buildApp({ config, models, logger }: AppOptions): Promise<
   const metrics = new GatewayMetrics(models, limiter.state);
   const lifecycle = new Lifecycle();
   app.decorate("ops", { metrics, lifecycle });
-  logRequests(app, metrics, config.log.content);
+  const tracing = await createTracing(config.tracing, app.log);
+  if (tracing) app.addHook("onClose", () => tracing.shutdown());
+  logRequests(app, metrics, config.log.content, tracing);
   app.addHook("onClose", () => limiter.close());
   await limiter.ready(REDIS_CONNECT_WAIT_MS);
   app.setValidatorCompiler(({ schema }) => compileBodyValidator(schema));
@@ -98,7 +101,7 @@ export async function buildApp({ config, models, logger }: AppOptions): Promise<
     await v1.register(embeddingsRoute, context);
     await v1.register(responsesRoute, { ...context, endpoint: responses, store });
     await v1.register(messagesRoute, { ...context, http: config.http });
-    await v1.register(webSocketRoute, { ...context, ws: config.ws, origins, endpoints });
+    await v1.register(webSocketRoute, { ...context, ws: config.ws, origins, endpoints, tracing });
   });
   return app;
 }

@@ -25,6 +25,7 @@ export function handleErrors(scope: FastifyInstance, http: GatewayConfig["http"]
       return sendApiError(reply, new ApiError(413, `Request body is too large: the limit is ${http.bodyLimit} bytes.`, "invalid_request_error", "request_too_large"), format);
     }
     const apiError = toClientError(error);
+    request.record.errorType = apiError.code ?? apiError.type;
     if (apiError.status >= 500) request.log.error({ err: error }, "request failed");
     return sendApiError(reply, apiError, format);
   });

@@ -117,7 +117,7 @@ export class UpstreamEngine implements ModelEngine {
     try {
       response = await this.client.post({
         url: `${upstream.url.replace(/\/$/, "")}${chat ? "/chat/completions" : "/completions"}`,
-        headers: { "content-type": "application/json", accept: "text/event-stream", ...(upstream.apiKey ? { authorization: `Bearer ${upstream.apiKey}` } : {}) },
+        headers: { "content-type": "application/json", accept: "text/event-stream", ...request.traceHeaders, ...(upstream.apiKey ? { authorization: `Bearer ${upstream.apiKey}` } : {}) },
         body: JSON.stringify(body),
         signal: controller.signal,
       });

@@ -132,6 +132,7 @@ export function chatResponseShape(model: string, seed: number): ResponseShape {
   const chunk = (choices: object[], usage: OpenAiUsage | null = null) => ({ id, object: "chat.completion.chunk", created, model, system_fingerprint: null, seed, choices, usage });
   const choice = (index: number, delta: object, finish_reason: string | null, logprobs: object | null = null) => ({ index, delta, logprobs, finish_reason });
   return {
+    id,
     streamStart: (index) => chunk([choice(index, { role: "assistant", content: "" }, null)]),
     streamDelta: (index, delta) => chunk([choice(index, chatDelta(delta), null, delta.logprobs ? { content: delta.logprobs.map(toOpenAiLogprob) } : null)]),
     streamFinish: (index, reason) => chunk([choice(index, {}, reason)]),

@@ -6,6 +6,7 @@ import { ChatCompletionBody, chatResponseShape, templateArgs, toChatMessages, to
 export const chatCompletionsEndpoint: GenerationEndpoint<ChatCompletionBody> = {
   path: "/v1/chat/completions",
   messageType: "chat.completions.create",
+  operation: "chat",
   bodySchema: ChatCompletionBody,
   toPrompt: (body) => {
     const args = templateArgs(body);

@@ -37,6 +37,7 @@ export function completionResponseShape(model: string, seed: number): ResponseSh
   const object = (choices: object[], usage: OpenAiUsage | null = null) => ({ id, object: "text_completion", created, model, system_fingerprint: null, seed, choices, usage });
   const choice = (index: number, text: string, finish_reason: FinishReason | null, logprobs: object | null = null) => ({ index, text, logprobs, finish_reason });
   return {
+    id,
     streamDelta: (index, delta) => object([choice(index, delta.text ?? "", null, logprobsOf(index, delta.logprobs))]),
     streamFinish: (index, reason) => object([choice(index, "", reason)]),
     streamUsage: (usage) => object([], usage),

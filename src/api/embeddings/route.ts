@@ -30,6 +30,7 @@ export const embeddingsRoute: FastifyPluginAsync<ApiContext> = async (app, conte
     const { record } = request;
     record.model = engine.description.id;
     record.key = request.identity.name;
+    record.operation = "embeddings";
     const estimatedTokens = inputs.reduce((sum, text) => sum + estimatePromptTokens({ kind: "text", text }), 0);
     const admission = await chargeLimits(request.identity, record.model, estimatedTokens, context);
     let promptTokens = 0;

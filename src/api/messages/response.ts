@@ -26,6 +26,7 @@ export function messageResponseShape(model: string): ResponseShape {
   const id = `msg_${randomUUID().replaceAll("-", "")}`;
   const usageOf = (usage: OpenAiUsage) => ({ input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens, cache_read_input_tokens: usage.prompt_tokens_details.cached_tokens, cache_creation_input_tokens: 0 });
   return {
+    id,
     doneMarker: false,
     keepAliveFrame: `event: ping\ndata: ${JSON.stringify({ type: "ping" })}\n\n`, // while a long prompt is evaluated
     complete: ([choice], usage) => ({

@@ -13,6 +13,7 @@ import { messageResponseShape } from "./response.js";
 export const messagesEndpoint: GenerationEndpoint<MessagesBody> = {
   path: "/v1/messages",
   messageType: "messages.create",
+  operation: "chat",
   bodySchema: MessagesBody,
   toPrompt: (body) => ({ kind: "chat", messages: toChatMessages(body) }),
   toSamplingBody,

@@ -78,6 +78,7 @@ export function responseShape(context: ResponseContext): ResponseShape {
   const createdAt = Math.floor(Date.now() / 1000);
   const stream = new ResponseStream(context, createdAt);
   return {
+    id: context.id,
     doneMarker: false,
     complete: ([choice], usage) => finish(context, createdAt, outputItems(choice!, { reasoning: itemId("rs"), message: itemId("msg") }), choice!.finishReason, usageOf(usage, choice!.reasoningTokens)),
     streamFrames: (events) => stream.frames(events),

@@ -15,6 +15,7 @@ export function responsesEndpoint(store: ResponseStore): GenerationEndpoint<Resp
   return {
     path: "/v1/responses",
     messageType: "responses.create",
+    operation: "chat",
     bodySchema: ResponsesBody,
     resolve: (body, caller, engine) => resolveConversation(body, caller, engine, store),
     toPrompt: (request) => {

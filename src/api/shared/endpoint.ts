@@ -28,6 +28,8 @@ export interface GenerationEndpoint<Body extends GenerationBody = SamplingBody, 
   path: string;
   /** The WebSocket message type, e.g. chat.completions.create. */
   messageType: string;
+  /** GenAI's operation name for traces: chat or text_completion. */
+  operation: "chat" | "text_completion";
   bodySchema: TSchema;
   /**
    * An asynchronous step between validation and preparation, knowing the caller and the model's engine
@@ -46,6 +48,7 @@ export interface GenerationEndpoint<Body extends GenerationBody = SamplingBody, 
 }
 
 export interface PreparedGeneration {
+  operation: GenerationEndpoint["operation"];
   engine: ModelEngine;
   generation: GenerationRequest;
   /** n: how many choices to generate for the one prompt. */
@@ -72,6 +75,7 @@ export async function prepareGeneration<Body extends GenerationBody, Request ext
   const generation = { ...toGenerationRequest(sampling, endpoint.toPrompt(body), limits, samplingDefaults(engine.description)), ...options };
   if (options.tools) generation.ignoreEos = false; // a call ends where its JSON ends
   return {
+    operation: endpoint.operation,
     engine,
     generation,
     choices,
@@ -91,6 +95,10 @@ export async function admitGeneration(prepared: PreparedGeneration, identity: Id
   const { generation, engine } = prepared;
   record.key = identity.name;
   record.model = engine.description.id;
+  record.operation = prepared.operation;
+  record.responseId = prepared.shape.id;
+  record.request = { maxTokens: generation.maxTokens, temperature: generation.sampling.temperature, topP: generation.sampling.topP, seed: generation.sampling.seed };
+  if (record.span) generation.traceHeaders = record.span.propagationHeaders();
   generation.tenant = { name: identity.name, weight: identity.weight }; // whose turn it is when requests wait for a slot
   if (record.keepContent) record.prompt = generation.prompt;
   return chargeLimits(identity, engine.description.id, estimatePromptTokens(generation.prompt) + prepared.choices * generation.maxTokens, context);
@@ -125,6 +133,7 @@ export async function startGeneration(prepared: PreparedGeneration, admission: A
   const abandonStart = new AbortController();
   try {
     run = lifecycle.begin();
+    record.admittedAt = performance.now();
     const signal = AbortSignal.any([clientSignal, run.signal, abandonStart.signal]);
     const group = randomUUID();
     const attempts = await Promise.allSettled(Array.from({ length: prepared.choices }, (_, index) => prepared.engine.start(choiceRequest(prepared.generation, index, prepared.choices, group), signal)));
@@ -141,7 +150,7 @@ export async function startGeneration(prepared: PreparedGeneration, admission: A
   }
   const model = prepared.engine.description.id;
   const first = started[0]!;
-  Object.assign(record, { slot: first.slot, queueWaitMs: Math.max(...started.map((g) => g.queueWaitMs)), promptTokens: first.promptTokens, cachedTokens: first.cachedTokens });
+  Object.assign(record, { engineProcess: first.engineProcess, slot: first.slot, queueWaitMs: Math.max(...started.map((g) => g.queueWaitMs)), promptTokens: first.promptTokens, cachedTokens: first.cachedTokens });
   for (const generation of started) {
     metrics.queueWait.observe({ model, key: record.key ?? ANONYMOUS }, generation.queueWaitMs / 1000);
     metrics.promptTokens.inc({ model, source: "cached" }, generation.cachedTokens);
@@ -191,11 +200,15 @@ async function* observed(events: AsyncIterable<AnswerEvent>, { model, admission,
         done = true;
         record.completionTokens = event.usage.completionTokens;
         admission.settle(event.usage.promptTokens + event.usage.completionTokens);
-      } else record.errorStatus = event.error.status;
+      } else {
+        record.errorStatus = event.error.status;
+        record.errorType = event.error.code ?? event.error.type;
+      }
       yield event;
     }
     if (!done && run.signal.aborted) {
       record.errorStatus = 503;
+      record.errorType = "server_shutting_down";
       yield { type: "error", error: shuttingDown().toData() };
     }
   } finally {

@@ -32,6 +32,8 @@ export interface AnswerChoice {
 }
 
 interface ShapeBase {
+  /** The response object's id (chatcmpl-…, cmpl-…, msg_…, resp_…). */
+  id: string;
   /** The whole answer's response object (a protocol that stores responses stores it first). */
   complete(choices: AnswerChoice[], usage: OpenAiUsage): object | Promise<object>;
   /** A stream's error event (default: OpenAI's `{"error": {...}}`). */

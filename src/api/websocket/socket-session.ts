@@ -7,6 +7,7 @@ import { compileBodyValidator, validationError, type BodyValidator } from "../sh
 import { admitGeneration, prepareGeneration, startGeneration, type GenerationEndpoint } from "../shared/endpoint.js";
 import { RequestRecord } from "../../observability/request-record.js";
 import type { Identity } from "../../auth/api-keys.js";
+import type { RequestSpan } from "../../observability/tracing.js";
 import { CLIENT_CLOSED } from "../../server/request-logging.js";
 import { streamItems, toOpenAiUsage } from "../shared/response-shape.js";
 import type { SamplingBody } from "../shared/sampling.js";
@@ -45,6 +46,8 @@ export class SocketSession {
     /** Who opened the socket: every request on it counts against this caller's limits. */
     private readonly identity: Identity,
     private readonly log: FastifyBaseLogger,
+    /** Starts a request's trace span, when tracing is on. */
+    private readonly trace?: (messageType: string) => RequestSpan | undefined,
   ) {
     socket.on("message", (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     socket.on("pong", () => (this.alive = true));
@@ -77,6 +80,8 @@ export class SocketSession {
     const abort = new AbortController();
     this.inFlight.set(id, abort);
     const record = new RequestRecord("websocket", this.context.logContent);
+    const span = this.trace?.(endpoint.messageType);
+    if (span) record.span = span;
     const active = this.context.metrics.activeStreams.labels("websocket");
     let streaming = false;
     let ended = false; // a terminal message (done or error) went out: a late cancel must not send another
@@ -101,6 +106,7 @@ export class SocketSession {
       if (abort.signal.aborted) return;
       const apiError = toApiError(error);
       record.errorStatus = apiError.status;
+      record.errorType = apiError.code ?? apiError.type;
       if (apiError.status >= 500) this.log.error({ err: error }, "websocket generation failed");
       this.send(errorMessage(id, apiError.toData(), apiError.retryAfterMs, endpoint.errorObject));
     } finally {

@@ -78,7 +78,7 @@ export class IsolatedEngine implements ModelEngine {
     signal.addEventListener("abort", onAbort, { once: true });
     this.send({ type: "start", id, request });
     try {
-      return await started;
+      return { ...(await started), engineProcess: this.child.pid };
     } catch (error) {
       signal.removeEventListener("abort", onAbort);
       throw error;
