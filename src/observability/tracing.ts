@@ -37,6 +37,6 @@ export async function createTracing(config: TracingConfig, log: FastifyBaseLogge
   const url = tracesUrl(config);
   if (!url) return undefined;
   const { OtelTracing } = await import("./otel-tracing.js");
-  log.info({ url, sampler: config.sampler, serviceName: config.serviceName }, "tracing: exporting spans over OTLP/HTTP");
+  log.info({ collector: url, sampler: config.sampler, serviceName: config.serviceName }, "tracing: exporting spans over OTLP/HTTP");
   return new OtelTracing(config, url, log);
 }
