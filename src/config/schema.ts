@@ -39,6 +39,12 @@ const poolingChoice = (options: { default?: "auto" } = {}) =>
     description: "embeddings: auto = the GGUF's own pooling, or the last token for a model that declares none; mean / cls / last for a model that declares none",
   });
 
+const routingChoice = (options: { default?: "prefix-affinity" } = {}) =>
+  Type.Union([Type.Literal("prefix-affinity"), Type.Literal("least-outstanding")], {
+    ...options,
+    description: "how a request picks an upstream replica: prefix-affinity (the replica likely to hold its prefix in cache, within upstream.loadBound) or least-outstanding",
+  });
+
 const chatTemplateDescription = "auto (the GGUF's own template, else a match by name) or a node-llama-cpp chat wrapper: chatML, llama3.1, mistral, gemma, qwen, general, …";
 
 export const ModelEntry = Type.Object(
@@ -50,7 +56,10 @@ export const ModelEntry = Type.Object(
       Type.Array(
         Type.Object(
           {
-            url: Type.String({ pattern: "^https?://", description: "base URL of an OpenAI-compatible API, e.g. http://10.0.0.5:8080/v1" }),
+            url: Type.String({
+              pattern: "^(dns\\+)?https?://",
+              description: "base URL of an OpenAI-compatible API, e.g. http://10.0.0.5:8080/v1; dns+http://name:port/v1 = one replica per address the name resolves to (a headless Service), re-resolved every upstream.dnsRefreshMs",
+            }),
             apiKey: Type.Optional(Type.String({ minLength: 1 })),
             model: Type.Optional(Type.String({ minLength: 1, description: "the model name the upstream knows (default: this model's id)" })),
             weight: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: "share of requests relative to the others (default 1)" })),
@@ -60,6 +69,7 @@ export const ModelEntry = Type.Object(
         { minItems: 1, description: "serve this model by proxying to these servers instead of loading a file" },
       ),
     ),
+    routing: Type.Optional(routingChoice()),
     slots: Type.Optional(Type.Integer({ minimum: 1 })),
     ctxSize: Type.Optional(Type.Integer({ minimum: 0 })),
     threads: Type.Optional(Type.Integer({ minimum: 0 })),
@@ -286,6 +296,11 @@ export const ConfigSchema = Type.Object(
         connectTimeoutMs: Integer(1, 5_000, "an upstream that has not answered with headers by then counts as failed (the request tries the next one)"),
         healthCheckIntervalMs: Integer(100, 10_000, "how often each upstream's /models is checked; a failing one gets no requests until it passes"),
         idleTimeoutMs: Integer(1, 2_000, "pooled keep-alive connections to upstreams idle this long are closed (shorter than common servers' keep-alive timeouts)"),
+        routing: routingChoice({ default: "prefix-affinity" }),
+        loadBound: Type.Number({ minimum: 0, default: 0.25, description: "prefix-affinity: a replica takes at most (1 + loadBound) × its share of the requests in flight; more spill to the next replica in the key's order" }),
+        affinityChars: Integer(1, 1024, "prefix-affinity: characters of the system prompt and of the first message (or of a text prompt) that name a conversation"),
+        dnsRefreshMs: Integer(100, 5_000, "dns+ upstreams are resolved again this often"),
+        dnsServers: Type.Array(Type.String(), { default: [], description: "DNS servers (ip or ip:port) for dns+ upstreams; empty = the system's" }),
       },
       { default: {}, additionalProperties: false },
     ),

@@ -66,6 +66,8 @@ export interface SamplingDefaults {
 export type OutputConstraint = { kind: "gbnf"; grammar: string } | { kind: "json" } | { kind: "json_schema"; schema: Record<string, unknown> };
 
 export interface GenerationRequest {
+  /** The client's session (x-session-id, or `user`): upstream routing keeps one session on one replica. */
+  session?: string;
   /** W3C trace-context headers for a server this request is passed on to (an upstream), so that both are one trace. */
   traceHeaders?: Record<string, string>;
   prompt: PromptInput;
@@ -144,8 +146,15 @@ export interface EngineStats {
   /** Requests waiting for a slot, by API key name. */
   queuedByKey?: Record<string, number>;
   generatedTokens: number;
-  /** Models served by upstreams: requests sent again after a pooled connection closed under them. */
-  upstreamRetries?: number;
+  /** Models served by upstreams. */
+  upstream?: {
+    /** Requests sent again after a pooled connection closed under them. */
+    retries: number;
+    /** Prompt tokens the replicas reported, and how many of them they served from cache. */
+    promptTokens: number;
+    cachedTokens: number;
+    replicas: { url: string; outstanding: number; healthy: boolean }[];
+  };
 }
 
 export interface ModelDescription {

@@ -60,9 +60,35 @@ export class GatewayMetrics {
       collect() {
         this.reset();
         for (const engine of models.all()) {
-          const retries = engine.stats().upstreamRetries;
+          const retries = engine.stats().upstream?.retries;
           if (retries !== undefined) this.inc({ model: engine.description.id }, retries);
         }
+      },
+    });
+    new Counter({
+      name: `${PREFIX}upstream_prompt_tokens_total`,
+      help: "Prompt tokens of requests served by upstream replicas, as they reported them: cached (a prefix hit in the replica's KV cache) or evaluated",
+      labelNames: ["model", "source"],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const engine of models.all()) {
+          const upstream = engine.stats().upstream;
+          if (!upstream) continue;
+          this.inc({ model: engine.description.id, source: "cached" }, upstream.cachedTokens);
+          this.inc({ model: engine.description.id, source: "evaluated" }, upstream.promptTokens - upstream.cachedTokens);
+        }
+      },
+    });
+    new Gauge({
+      name: `${PREFIX}upstream_in_flight`,
+      help: "Requests in flight to each upstream replica (DNS-discovered replicas appear and go as they scale)",
+      labelNames: ["model", "upstream", "healthy"],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const engine of models.all())
+          for (const replica of engine.stats().upstream?.replicas ?? []) this.set({ model: engine.description.id, upstream: replica.url, healthy: String(replica.healthy) }, replica.outstanding);
       },
     });
     new Gauge({

@@ -39,7 +39,7 @@ export async function configuredModels(config: GatewayConfig, logger: Logger, ev
     if ((entry.path === undefined) === (entry.upstreams === undefined)) throw new ConfigError(`models: '${entry.id ?? "?"}' needs either a path or upstreams (one of the two)`);
     if (entry.upstreams) {
       if (!entry.id) throw new ConfigError("models: an entry with upstreams needs an id");
-      const engine = new UpstreamEngine(entry.id, entry.upstreams, config.upstream, logger);
+      const engine = new UpstreamEngine(entry.id, entry.upstreams, config.upstream, logger, entry.routing ?? config.upstream.routing);
       const model: ManagedModel = new ManagedModel({
         id: entry.id, aliases: entry.aliases ?? [], planned: { ...engine.description, ...(entry.sampling ? { sampling: entry.sampling } : {}) },
         holdsMemory: false, keepAliveMs: -1, retryFailedLoadMs: 0, makeRoom: async () => {}, ...events, load: async () => engine,

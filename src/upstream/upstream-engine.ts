@@ -1,17 +1,11 @@
 import type { IncomingMessage } from "node:http";
 import type { Logger } from "pino";
 import { bodyText, UpstreamClient } from "./upstream-client.js";
-import type { GatewayConfig, ModelEntryConfig } from "../config/schema.js";
+import type { GatewayConfig } from "../config/schema.js";
 import { ApiError, invalidRequest } from "../errors.js";
 import type { ChatMessage, EngineStats, FinishReason, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine, ToolUse, Usage } from "../engine/types.js";
-
-type UpstreamConfig = NonNullable<ModelEntryConfig["upstreams"]>[number];
-
-interface Upstream extends UpstreamConfig {
-  weight: number;
-  outstanding: number;
-  healthy: boolean;
-}
+import { ReplicaSet, type Upstream, type UpstreamConfig } from "./replica-set.js";
+import { affinityKey, chooseReplica, type RoutingPolicy } from "./routing.js";
 
 interface OpenAiChunk {
   error?: { message: string; type?: string; code?: string | null; param?: string | null };
@@ -24,25 +18,28 @@ interface OpenAiChunk {
 }
 
 /**
- * A model served by other OpenAI-compatible servers (another gateway, llama-server, vLLM, Ollama).
- * Each request goes to the healthy upstream with the fewest requests in flight per unit of weight; one
- * that fails before its first byte is retried on the next, never after. Chunks are passed on as they
- * arrive, and the client's abort aborts the upstream request.
+ * A model served by other OpenAI-compatible servers (other gateways, llama-server, vLLM, Ollama), each a replica
+ * (DNS names expand to one per address, see replica-set.ts). Each request goes to a healthy replica chosen by the
+ * routing policy (routing.ts: the replica likely to hold its prefix, within a load bound, or the least loaded); one
+ * that fails before its first byte is retried on the next, never after. Chunks are passed on as they arrive, and
+ * the client's abort aborts the upstream request.
  */
 export class UpstreamEngine implements ModelEngine {
   readonly description: ModelDescription;
-  private readonly upstreams: Upstream[];
+  private readonly replicas: ReplicaSet;
   private readonly healthTimer: NodeJS.Timeout;
   private readonly client: UpstreamClient;
   private generated = 0;
+  private readonly promptTokens = { total: 0, cached: 0 };
 
   constructor(
     id: string,
     upstreams: UpstreamConfig[],
     private readonly settings: GatewayConfig["upstream"],
     private readonly log: Logger,
+    private readonly routing: RoutingPolicy = settings.routing,
   ) {
-    this.upstreams = upstreams.map((u) => ({ ...u, weight: u.weight ?? 1, outstanding: 0, healthy: true }));
+    this.replicas = new ReplicaSet(upstreams, { refreshMs: settings.dnsRefreshMs, servers: settings.dnsServers }, log, id);
     this.description = {
       id, path: upstreams.map((u) => u.url).join(", "), slots: 0, ctxSize: 0, layout: "batched", gpu: false, gpuLayers: 0, threads: 0, chatTemplate: "upstream", created: Math.floor(Date.now() / 1000),
     };
@@ -53,9 +50,11 @@ export class UpstreamEngine implements ModelEngine {
 
   async start(request: GenerationRequest, signal: AbortSignal): Promise<Generation> {
     if (request.logprobs) throw invalidRequest(`'logprobs' is not supported for '${this.description.id}', a model served by upstream servers.`, "logprobs");
+    await this.replicas.ready;
+    const key = affinityKey(request, this.settings.affinityChars);
     const tried = new Set<Upstream>();
     let lastError: ApiError | undefined;
-    for (let upstream = this.pick(tried); upstream; upstream = this.pick(tried)) {
+    for (let upstream = this.pick(tried, key); upstream; upstream = this.pick(tried, key)) {
       tried.add(upstream);
       upstream.outstanding++;
       try {
@@ -72,20 +71,34 @@ export class UpstreamEngine implements ModelEngine {
   }
 
   stats(): EngineStats {
-    const busy = this.upstreams.reduce((sum, u) => sum + u.outstanding, 0);
-    return { slotsTotal: 0, slotsBusy: busy, queuedRequests: 0, queuedTokens: 0, generatedTokens: this.generated, upstreamRetries: this.client.retries };
+    const replicas = this.replicas.all();
+    const busy = replicas.reduce((sum, u) => sum + u.outstanding, 0);
+    return {
+      slotsTotal: 0,
+      slotsBusy: busy,
+      queuedRequests: 0,
+      queuedTokens: 0,
+      generatedTokens: this.generated,
+      upstream: {
+        retries: this.client.retries,
+        promptTokens: this.promptTokens.total,
+        cachedTokens: this.promptTokens.cached,
+        replicas: replicas.map(({ url, outstanding, healthy }) => ({ url, outstanding, healthy })),
+      },
+    };
   }
 
   async close(): Promise<void> {
     clearInterval(this.healthTimer);
+    this.replicas.close();
     this.client.close();
   }
 
-  /** Least outstanding requests per weight among healthy upstreams not tried yet; unhealthy ones only when nothing else is left. */
-  private pick(tried: Set<Upstream>): Upstream | undefined {
-    const left = this.upstreams.filter((u) => !tried.has(u));
+  /** The routing policy's choice among healthy replicas not tried yet; unhealthy ones only when nothing else is left. */
+  private pick(tried: Set<Upstream>, key: string): Upstream | undefined {
+    const left = this.replicas.all().filter((u) => !tried.has(u));
     const candidates = left.some((u) => u.healthy) ? left.filter((u) => u.healthy) : left;
-    return candidates.sort((a, b) => a.outstanding / a.weight - b.outstanding / b.weight)[0];
+    return chooseReplica(candidates, this.routing, key, this.settings.loadBound);
   }
 
   private async send(upstream: Upstream, request: GenerationRequest, signal: AbortSignal): Promise<IncomingMessage> {
@@ -174,6 +187,10 @@ export class UpstreamEngine implements ModelEngine {
         yield { type: "error", error: { status: 502, message: "The upstream closed the stream before it finished.", type: "server_error", code: "upstream_error", param: null } };
         return;
       }
+      if (usage) {
+        this.promptTokens.total += usage.promptTokens;
+        this.promptTokens.cached += usage.cachedTokens;
+      }
       yield { type: "done", finishReason: finish, usage: usage ?? { promptTokens: 0, cachedTokens: 0, completionTokens: text } };
     } catch (error) {
       if (signal.aborted) return;
@@ -198,7 +215,7 @@ export class UpstreamEngine implements ModelEngine {
 
   private async checkHealth(): Promise<void> {
     await Promise.all(
-      this.upstreams.map(async (upstream) => {
+      this.replicas.all().map(async (upstream) => {
         const ok = await fetch(`${upstream.url.replace(/\/$/, "")}/models`, {
           headers: upstream.apiKey ? { authorization: `Bearer ${upstream.apiKey}` } : {},
           signal: AbortSignal.timeout(this.settings.connectTimeoutMs),

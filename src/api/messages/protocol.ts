@@ -127,6 +127,7 @@ export function toSamplingBody(body: MessagesBody): SamplingBody {
     ...(body.top_p !== undefined ? { top_p: body.top_p } : {}),
     ...(body.top_k !== undefined ? { top_k: body.top_k } : {}),
     ...(body.stop_sequences?.length ? { stop: body.stop_sequences } : {}),
+    ...(body.metadata?.user_id ? { user: body.metadata.user_id } : {}),
     stream: body.stream === true,
   };
 }

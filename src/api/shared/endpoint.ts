@@ -63,6 +63,8 @@ export async function prepareGeneration<Body extends GenerationBody, Request ext
   raw: Body,
   caller: Identity,
   { models, limits }: ApiContext,
+  /** The client's session id (x-session-id), else the body's `user`: upstream replicas are chosen by it. */
+  session?: string,
 ): Promise<PreparedGeneration> {
   const engine = models.resolve(raw.model);
   const body = endpoint.resolve ? await endpoint.resolve(raw, caller, engine) : (raw as unknown as Request);
@@ -74,6 +76,8 @@ export async function prepareGeneration<Body extends GenerationBody, Request ext
     throw invalidRequest("'logprobs' with tool_choice 'auto' is not supported: the model's own call syntax is parsed apart from its tokens. Use tool_choice 'required' or a named function.", "logprobs");
   const generation = { ...toGenerationRequest(sampling, endpoint.toPrompt(body), limits, samplingDefaults(engine.description)), ...options };
   if (options.tools) generation.ignoreEos = false; // a call ends where its JSON ends
+  const sessionId = session || sampling.user;
+  if (sessionId) generation.session = sessionId;
   return {
     operation: endpoint.operation,
     engine,

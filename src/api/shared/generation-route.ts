@@ -9,7 +9,8 @@ export function generationRoute<Body extends GenerationBody, Request extends Gen
   return async (app, context) => {
     app.post(endpoint.path, { schema: { body: endpoint.bodySchema } }, async (request, reply) => {
       const body = request.body as Body;
-      const prepared = await prepareGeneration(endpoint, body, request.identity, context);
+      const session = request.headers["x-session-id"];
+      const prepared = await prepareGeneration(endpoint, body, request.identity, context, typeof session === "string" ? session : undefined);
       const admission = await admitGeneration(prepared, request.identity, request.record, context);
       await serveGeneration(reply, { ...prepared, admission, record: request.record, stream: body.stream === true, context });
     });
