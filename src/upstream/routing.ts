@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { GenerationRequest } from "../engine/types.js";
 
 // Which replica a request goes to. Two policies:
-// - least-outstanding: the fewest requests in flight per unit of weight (blind to caches).
+// - least-outstanding: the fewest requests in flight per unit of weight, ties at random (blind to caches).
 // - prefix-affinity: rendezvous (highest-random-weight) hashing of the request's affinity key, so that the turns of
 //   one conversation (and requests that open the same way) reach the replica that holds their prefix in its KV cache;
 //   with bounded load: a replica already at (1 + ε) × its share of the requests in flight is passed over for the next
@@ -54,7 +54,14 @@ export function rendezvousOrder<R extends Replica>(key: string, replicas: readon
  */
 export function chooseReplica<R extends Replica>(candidates: readonly R[], policy: RoutingPolicy, key: string, loadBound: number): R | undefined {
   if (candidates.length === 0) return undefined;
-  if (policy === "least-outstanding") return [...candidates].sort((a, b) => a.outstanding / a.weight - b.outstanding / b.weight)[0];
+  if (policy === "least-outstanding") {
+    // Ties go to a random one of them (as Envoy's least_request does): always the first would send sequential
+    // traffic to one replica, sticky by accident rather than by design.
+    const load = (r: R) => r.outstanding / r.weight;
+    const least = Math.min(...candidates.map(load));
+    const tied = candidates.filter((r) => load(r) === least);
+    return tied[Math.floor(Math.random() * tied.length)];
+  }
   const inFlight = candidates.reduce((sum, r) => sum + r.outstanding, 0) + 1;
   const totalWeight = candidates.reduce((sum, r) => sum + r.weight, 0);
   const capacity = (r: R) => Math.ceil(((1 + loadBound) * inFlight * r.weight) / totalWeight);

@@ -1,4 +1,5 @@
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
@@ -24,7 +25,8 @@ const docs: { file: string; doc: Doc }[] = yamlFiles(DIR).flatMap((file) =>
     return { file, doc: d.toJS() };
   }),
 );
-const find = (kind: string, name: string) => docs.find(({ doc, file }) => doc.kind === kind && doc.metadata?.name === name && !file.includes("/gpu/"))?.doc;
+const find = (kind: string, name: string) => docs.find(({ doc, file }) => doc.kind === kind && doc.metadata?.name === name && !file.includes("/gpu/") && !file.includes("/two-tier/"))?.doc;
+const twoTier = (kind: string, name: string) => docs.find(({ doc, file }) => doc.kind === kind && doc.metadata?.name === name && file.includes("/two-tier/"))?.doc;
 
 describe("Kubernetes manifests", () => {
   it("are well-formed objects with apiVersion, kind and name", () => {
@@ -79,5 +81,42 @@ describe("Kubernetes manifests", () => {
     expect(find("Deployment", redisUrl.hostname).spec.template.metadata.labels).toMatchObject(redisService.spec.selector);
     const claim = find("Deployment", "llm-gateway").spec.template.spec.volumes.find((v: Doc) => v.persistentVolumeClaim).persistentVolumeClaim.claimName;
     expect(find("PersistentVolumeClaim", claim)).toBeDefined();
+  });
+
+  it("lay out two tiers: a front that routes by prefix over the engine pods of a headless Service, each tier autoscaled", () => {
+    const front = twoTier("Deployment", "llm-gateway-front");
+    const frontEnv = twoTier("ConfigMap", "llm-gateway-front").data;
+    const known = new Set(SCALAR_SETTINGS.map((s) => s.env).concat(["GATEWAY_CONFIG"]));
+    for (const name of Object.keys(frontEnv)) expect(known, name).toContain(name);
+    // The front's config file, as the gateway loads it.
+    const mount = front.spec.template.spec.containers[0].volumeMounts.find((m: Doc) => m.name === "config");
+    const file = twoTier("ConfigMap", front.spec.template.spec.volumes.find((v: Doc) => v.name === "config").configMap.name).data;
+    expect(frontEnv.GATEWAY_CONFIG.startsWith(mount.mountPath)).toBe(true);
+    const dir = mkdtempSync(join(tmpdir(), "front-"));
+    writeFileSync(join(dir, "config.yaml"), file["config.yaml"]);
+    const config = loadConfig({ env: { ...frontEnv, GATEWAY_CONFIG: join(dir, "config.yaml"), ...find("Secret", "llm-gateway-keys").stringData } });
+    expect(config.upstream.routing).toBe("prefix-affinity");
+    const upstream = new URL(config.models[0]!.upstreams![0]!.url.replace(/^dns\+/, ""));
+    expect(config.models[0]!.upstreams![0]!.url).toMatch(/^dns\+http:/);
+    // It resolves the headless Service of the engine pods, on their port.
+    const headless = twoTier("Service", upstream.hostname);
+    expect(headless.spec.clusterIP).toBe("None");
+    expect(headless.spec.ports[0].port).toBe(Number(upstream.port));
+    const enginePods = find("Deployment", "llm-gateway").spec.template.metadata.labels;
+    expect(enginePods).toMatchObject(headless.spec.selector);
+    expect(find("Deployment", "llm-gateway").spec.template.spec.containers[0].ports[0].containerPort).toBe(Number(upstream.port));
+    // The engines take their own settings (no keys or limits: the front enforces them), and only the front reaches them.
+    const patch = docs.find((d) => d.file.endsWith("two-tier/engine-patch.yaml"))!.doc;
+    const engineEnv = twoTier("ConfigMap", patch.spec.template.spec.containers[0].envFrom[0].configMapRef.name).data;
+    const engineConfig = loadConfig({ env: engineEnv });
+    expect(engineConfig.rateLimit.rpm).toBe(0);
+    expect(engineConfig.auth.apiKeys).toBe("");
+    const policy = twoTier("NetworkPolicy", "llm-engine");
+    expect(enginePods).toMatchObject(policy.spec.podSelector.matchLabels);
+    expect(front.spec.template.metadata.labels).toMatchObject(policy.spec.ingress[0].from[0].podSelector.matchLabels);
+    // Each tier has its autoscaler; clients reach the front.
+    expect(twoTier("HorizontalPodAutoscaler", "llm-gateway-front").spec.scaleTargetRef).toMatchObject({ kind: "Deployment", name: "llm-gateway-front" });
+    expect(find("HorizontalPodAutoscaler", "llm-gateway").spec.scaleTargetRef.name).toBe("llm-gateway");
+    expect(front.spec.template.metadata.labels).toMatchObject(twoTier("Service", "llm-gateway-front").spec.selector);
   });
 });

@@ -64,5 +64,9 @@ describe("upstream routing", () => {
     set[1]!.outstanding = 1;
     set[2]!.outstanding = 3;
     expect(chooseReplica(set, "least-outstanding", "anything", 0.25)).toBe(set[1]);
+    // Ties at random, not always the first.
+    const idle = replicas(3);
+    const picked = new Set(Array.from({ length: 60 }, () => chooseReplica(idle, "least-outstanding", "same key", 0.25)!.url));
+    expect(picked.size).toBe(3);
   });
 });
