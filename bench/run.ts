@@ -20,7 +20,10 @@ const USAGE = `npm run bench -- [options]
   --requests <n>          requests per stream (default 4)
   --max-tokens <n>        generated tokens per request, EOS ignored (default 128)
   --prompt-words <n>      prompt length in words (default 32)
-  --workload <name>       unique | multiturn | shared-prefix (default unique)
+  --workload <name>       unique | multiturn | shared-prefix | grounded (default unique; grounded: the answer copies the prompt)
+  --speculative <mode>    gateway's engine.speculative: off | lookup | draft (default off)
+  --gpu <backend>         off | vulkan | cuda | metal | auto, for the gateway and in-process alike (default off)
+  --draft-model <path>    draft model for --speculative draft (default ../shared/models/stories260K.gguf)
   --layout <name>         per-slot | batched (gateway and in-process; default per-slot)
   --threads <n>           threads per context (default 1)
   --prompt-threads <n>    gateway's engine.promptThreads: threads a prompt batch may take from idle cores (default 0 = all; 1 = off)
@@ -39,6 +42,9 @@ const { values } = parseArgs({
     "max-tokens": { type: "string", default: "128" },
     "prompt-words": { type: "string", default: "32" },
     workload: { type: "string", default: "unique" },
+    speculative: { type: "string", default: "off" },
+    gpu: { type: "string", default: "off" },
+    "draft-model": { type: "string", default: resolve(PROJECT_ROOT, "../shared/models/stories260K.gguf") },
     layout: { type: "string", default: "per-slot" },
     threads: { type: "string", default: "1" },
     "prompt-threads": { type: "string", default: "0" },
@@ -74,12 +80,12 @@ const WARM_UP_MAX_SECONDS = 4; // a slow model warms up on fewer tokens
 async function measure(target: string, concurrency: number): Promise<LoadResult> {
   if (target === "in-process") {
     if (workloadName !== "unique") throw new Error("the in-process target runs the unique workload only");
-    return runInProcess({ modelPath, layout, concurrency, requestsPerWorker, promptWords, maxTokens, ctxSize, threads });
+    return runInProcess({ modelPath, layout, concurrency, requestsPerWorker, promptWords, maxTokens, ctxSize, threads, gpu: values.gpu });
   }
   const external = target.includes("=") ? target.slice(target.indexOf("=") + 1) : undefined;
   const gateway = external
     ? undefined
-    : await startGatewayProcess(["--isolation", target === "gateway-inproc" ? "none" : "process", "--model", modelPath, "--slots", String(concurrency), "--threads", String(threads), "--prompt-threads", values["prompt-threads"], "--ctx-size", String(ctxSize), "--layout", layout, "--gpu", "off", "--prefix-cache", values["prefix-cache"], "--batch-strategy", target === "gateway-first-come" ? "first-come" : "fill"]);
+    : await startGatewayProcess(["--isolation", target === "gateway-inproc" ? "none" : "process", "--model", modelPath, "--slots", String(concurrency), "--threads", String(threads), "--prompt-threads", values["prompt-threads"], "--ctx-size", String(ctxSize), "--layout", layout, "--gpu", values.gpu, "--prefix-cache", values["prefix-cache"], "--batch-strategy", target === "gateway-first-come" ? "first-come" : "fill", "--speculative", values.speculative, "--draft-model", values["draft-model"]]);
   const baseURL = external ?? gateway!.baseURL;
   const model = external ? "default" : basename(modelPath).replace(/\.gguf$/i, "");
   const transport = target === "gateway-ws" ? "ws" : "sse";
@@ -123,7 +129,7 @@ const points: BenchPoint[] = [...runs].map(([key, results]) => {
 });
 
 const { machine, commit, stamp } = benchContext();
-const settings = { model: basename(modelPath), workload: workloadName, layout, threads, promptThreads: Number(values["prompt-threads"]), ctxSize, maxTokens, promptWords, requestsPerWorker, levels, targets, rounds, prefixCache: values["prefix-cache"] };
+const settings = { model: basename(modelPath), workload: workloadName, speculative: values.speculative, gpu: values.gpu, layout, threads, promptThreads: Number(values["prompt-threads"]), ctxSize, maxTokens, promptWords, requestsPerWorker, levels, targets, rounds, prefixCache: values["prefix-cache"] };
 const name = values.name ?? `${workloadName}-${layout}`;
 const dir = resolve(PROJECT_ROOT, "bench/results");
 mkdirSync(dir, { recursive: true });

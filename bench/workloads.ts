@@ -1,6 +1,6 @@
-// The three request mixes of the benchmark. Each worker is one conversation; `request(i)` is its i-th request.
+// The request mixes of the benchmark. Each worker is one conversation; `request(i)` is its i-th request.
 
-export type WorkloadName = "unique" | "multiturn" | "shared-prefix";
+export type WorkloadName = "unique" | "multiturn" | "shared-prefix" | "grounded";
 
 export interface BenchRequest {
   path: "/completions" | "/chat/completions";
@@ -30,6 +30,13 @@ export function workload(name: WorkloadName, worker: number, options: WorkloadOp
   switch (name) {
     case "unique":
       return (i) => ({ path: "/completions", body: { ...common, prompt: fillerText(options.promptWords, worker * 10_000 + i) } });
+    case "grounded":
+      // Input-grounded (summaries, rewrites, code edits repeat the input): a text twice, then its start again, so a
+      // model continues by copying it — what speculative lookup drafts from.
+      return (i) => {
+        const text = fillerText(options.promptWords, worker * 10_000 + i);
+        return { path: "/completions", body: { ...common, prompt: `${text}\n\n${text}\n\n${text.split(" ").slice(0, 6).join(" ")}` } };
+      };
     case "shared-prefix": {
       const system = fillerText(options.promptWords * 4, 424242); // one long system prompt for everybody
       return (i) => ({

@@ -12,6 +12,8 @@ export interface InProcessOptions {
   maxTokens: number;
   ctxSize: number;
   threads: number;
+  /** The backend: off (CPU) or a GPU backend name. */
+  gpu?: string;
 }
 
 /**
@@ -19,8 +21,9 @@ export interface InProcessOptions {
  * The upper bound for the gateway's own overhead.
  */
 export async function runInProcess(options: InProcessOptions): Promise<LoadResult> {
-  const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" as never });
-  const model = await llama.loadModel({ modelPath: options.modelPath });
+  const gpu = !options.gpu || options.gpu === "off" ? false : (options.gpu as "auto" | "cuda" | "vulkan" | "metal");
+  const llama = await getLlama({ gpu, build: "never", logLevel: "error" as never });
+  const model = await llama.loadModel({ modelPath: options.modelPath, ...(gpu === false ? {} : { gpuLayers: "max" as const }) });
   const contextCount = options.layout === "batched" ? 1 : options.concurrency;
   const contexts = await Promise.all(
     Array.from({ length: contextCount }, () =>

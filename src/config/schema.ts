@@ -1,4 +1,7 @@
-import { Type, type Static, type TSchemaOptions } from "typebox";
+import { Type, type Static } from "typebox";
+import { chatTemplateDescription, EngineLayout, GpuLayersSetting, GpuSetting, KvCacheType, ModelEntry, poolingChoice, reasoningChoice, routingChoice, speculativeChoice } from "./model-entry.js";
+
+export { EngineLayout, GpuLayersSetting, GpuSetting, KvCacheType, ModelEntry } from "./model-entry.js";
 
 // The single source of truth for every setting: its type, range and default.
 // config/default.yaml documents the same keys for humans; test/unit/config.test.ts keeps them in step.
@@ -6,98 +9,6 @@ import { Type, type Static, type TSchemaOptions } from "typebox";
 const Integer = (min: number, def: number, description: string, max?: number) =>
   Type.Integer({ minimum: min, ...(max === undefined ? {} : { maximum: max }), default: def, description });
 
-const gpuChoice = (options: TSchemaOptions = {}) => Type.Union([Type.Literal("auto"), Type.Literal("cuda"), Type.Literal("vulkan"), Type.Literal("metal"), Type.Literal("off")], options);
-
-export const GpuSetting = gpuChoice({ default: "auto", description: "GPU backend: auto picks the best available one, off forces CPU" });
-
-// Each choice is declared once; the engine section gives it a default, a model entry leaves it unset
-// (an unset model field falls back to the engine section's value).
-const gpuLayersChoice = (options: TSchemaOptions = {}) => Type.Union([Type.Literal("auto"), Type.Literal("max"), Type.Integer({ minimum: 0 })], options);
-const layoutChoice = (options: TSchemaOptions = {}) => Type.Union([Type.Literal("auto"), Type.Literal("batched"), Type.Literal("per-slot")], options);
-const kvCacheChoice = (options: TSchemaOptions = {}) => Type.Union([Type.Literal("f16"), Type.Literal("q8_0"), Type.Literal("q4_0")], options);
-
-export const GpuLayersSetting = gpuLayersChoice({ default: "auto", description: "layers offloaded to the GPU: auto (fit memory), max, or a count" });
-
-export const EngineLayout = layoutChoice({
-  default: "auto",
-  description:
-    "batched: one context whose sequences are the slots (continuous batching, best on a GPU); " +
-    "per-slot: one context per slot (faster on a small CPU); auto: batched on a GPU, per-slot on CPU",
-});
-
-export const KvCacheType = kvCacheChoice({ default: "f16", description: "KV-cache element type: q8_0 / q4_0 halve / quarter its memory at a small quality cost" });
-
-const reasoningChoice = (options: { default?: "separate" } = {}) =>
-  Type.Union([Type.Literal("separate"), Type.Literal("inline")], {
-    ...options,
-    description: "separate: a template's thinking goes to reasoning_content; inline: it stays in content with its tags",
-  });
-
-const poolingChoice = (options: { default?: "auto" } = {}) =>
-  Type.Union([Type.Literal("auto"), Type.Literal("mean"), Type.Literal("cls"), Type.Literal("last")], {
-    ...options,
-    description: "embeddings: auto = the GGUF's own pooling, or the last token for a model that declares none; mean / cls / last for a model that declares none",
-  });
-
-const routingChoice = (options: { default?: "prefix-affinity" } = {}) =>
-  Type.Union([Type.Literal("prefix-affinity"), Type.Literal("least-outstanding")], {
-    ...options,
-    description: "how a request picks an upstream replica: prefix-affinity (the replica likely to hold its prefix in cache, within upstream.loadBound) or least-outstanding",
-  });
-
-const chatTemplateDescription = "auto (the GGUF's own template, else a match by name) or a node-llama-cpp chat wrapper: chatML, llama3.1, mistral, gemma, qwen, general, …";
-
-export const ModelEntry = Type.Object(
-  {
-    id: Type.Optional(Type.String({ minLength: 1, description: "name clients send as `model`; default: file name without .gguf" })),
-    aliases: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: "other names that route to this model" })),
-    path: Type.Optional(Type.String({ minLength: 1, description: "a .gguf path (relative to the working directory) or an hf: URI" })),
-    upstreams: Type.Optional(
-      Type.Array(
-        Type.Object(
-          {
-            url: Type.String({
-              pattern: "^(dns\\+)?https?://",
-              description: "base URL of an OpenAI-compatible API, e.g. http://10.0.0.5:8080/v1; dns+http://name:port/v1 = one replica per address the name resolves to (a headless Service), re-resolved every upstream.dnsRefreshMs",
-            }),
-            apiKey: Type.Optional(Type.String({ minLength: 1 })),
-            model: Type.Optional(Type.String({ minLength: 1, description: "the model name the upstream knows (default: this model's id)" })),
-            weight: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: "share of requests relative to the others (default 1)" })),
-          },
-          { additionalProperties: false },
-        ),
-        { minItems: 1, description: "serve this model by proxying to these servers instead of loading a file" },
-      ),
-    ),
-    routing: Type.Optional(routingChoice()),
-    slots: Type.Optional(Type.Integer({ minimum: 1 })),
-    ctxSize: Type.Optional(Type.Integer({ minimum: 0 })),
-    threads: Type.Optional(Type.Integer({ minimum: 0 })),
-    gpu: Type.Optional(gpuChoice({ description: "this model's backend (with engine.isolation: process; in-process engines share the engine section's)" })),
-    gpuLayers: Type.Optional(gpuLayersChoice()),
-    layout: Type.Optional(layoutChoice()),
-    flashAttention: Type.Optional(Type.Boolean()),
-    kvCacheType: Type.Optional(kvCacheChoice()),
-    chatTemplate: Type.Optional(Type.String({ minLength: 1, description: chatTemplateDescription })),
-    reasoning: Type.Optional(reasoningChoice()),
-    pooling: Type.Optional(poolingChoice()),
-    sampling: Type.Optional(
-      Type.Object(
-        {
-          temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 2 })),
-          top_p: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
-          top_k: Type.Optional(Type.Integer({ minimum: 0 })),
-          min_p: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
-          repeat_penalty: Type.Optional(Type.Number({ minimum: 0 })),
-        },
-        { additionalProperties: false, description: "defaults for requests that do not set them (over the GGUF's general.sampling.*)" },
-      ),
-    ),
-    keepAliveMs: Type.Optional(Type.Integer({ minimum: -1, description: "unload after this long idle; -1 = never (default router.keepAliveMs)" })),
-    preload: Type.Optional(Type.Boolean({ description: "load at start (default true); false loads on the first request" })),
-  },
-  { additionalProperties: false },
-);
 
 const rateFields = {
   rpm: Type.Optional(Type.Integer({ minimum: 0, description: "requests per minute; 0 = unlimited" })),
@@ -283,6 +194,9 @@ export const ConfigSchema = Type.Object(
         chatTemplate: Type.String({ default: "auto", description: chatTemplateDescription }),
         reasoning: reasoningChoice({ default: "separate" }),
         pooling: poolingChoice({ default: "auto" }),
+        speculative: speculativeChoice({ default: "off" }),
+        draftModel: Type.String({ default: "", description: "speculative: draft: the draft model's .gguf, with the same vocabulary as the model" }),
+        draftTokens: Integer(1, 4, "speculative: tokens drafted ahead per step (validated together in one decode)", 32),
         isolation: Type.Union([Type.Literal("process"), Type.Literal("none")], {
           default: "process",
           description: "process: each model runs in a supervised child process (a native crash costs its requests, not the gateway); none: in the gateway's process",

@@ -3,6 +3,7 @@ import { TextAssembler } from "./text-assembler.js";
 import { tokenBiasFor } from "./token-bias.js";
 import type { RenderedPrompt } from "./prompt.js";
 import type { Slot } from "./slot.js";
+import { draftCounts } from "./speculative.js";
 import type { FinishReason, GenerationEvent, GenerationRequest, SamplingParams, TokenLogprob } from "./types.js";
 
 export const PENALTY_WINDOW = 64; // llama.cpp's default penalty_last_n
@@ -43,6 +44,9 @@ export async function* generateOnSlot(job: SlotGeneration): AsyncGenerator<Gener
     yieldEogToken: false,
   };
   const logprobs = request.logprobs;
+  // A token predictor (speculative decoding) drafts from the prompt or from a draft model; its counters are per sequence.
+  slot.sequence.tokenPredictor?.updateInputTokens?.(promptTokens as Token[]);
+  const draftsBefore = draftCounts(slot.sequence);
   const evaluation: AsyncGenerator<Token | { token: Token; probabilities: Map<Token, number> }, void> = logprobs
     ? slot.sequence.evaluateWithMetadata(promptTokens.slice(reused), { probabilities: true }, options)
     : slot.sequence.evaluate(promptTokens.slice(reused), options);
@@ -79,10 +83,12 @@ export async function* generateOnSlot(job: SlotGeneration): AsyncGenerator<Gener
   const rest = assembler.flush();
   if (rest) yield { type: "text", text: rest, ...(logprobs ? { logprobs: pendingLogprobs.splice(0) } : {}) };
   const stopSequence = assembler.matchedStop !== undefined && request.stop.includes(assembler.matchedStop) ? assembler.matchedStop : undefined;
+  const draftsAfter = draftCounts(slot.sequence);
+  const drafts = draftsBefore && draftsAfter ? { accepted: draftsAfter.accepted - draftsBefore.accepted, rejected: draftsAfter.rejected - draftsBefore.rejected } : undefined;
   yield {
     type: "done",
     finishReason,
-    usage: { promptTokens: promptTokens.length, cachedTokens: reused, completionTokens },
+    usage: { promptTokens: promptTokens.length, cachedTokens: reused, completionTokens, ...(drafts ? { drafts } : {}) },
     ...(stopSequence !== undefined ? { stopSequence } : {}),
   };
 }

@@ -15,6 +15,7 @@ import { PromptRenderer } from "./prompt.js";
 import { PromptCache } from "./prompt-cache.js";
 import { PromptSharing } from "./prompt-sharing.js";
 import { Slot } from "./slot.js";
+import { speculationFor, type Speculation } from "./speculative.js";
 import { vocabularySize } from "./token-bias.js";
 import { SlotScheduler } from "./slot-scheduler.js";
 import { ANONYMOUS_TICKET } from "./tenant-queues.js";
@@ -45,6 +46,7 @@ export class LlamaEngine implements ModelEngine {
     private readonly batchFill: BatchFill | undefined,
     private readonly promptCache: PromptCache | undefined,
     private readonly pooling: PoolingChoice,
+    private readonly speculation?: Speculation,
   ) {
     this.grammars = new GrammarCache(model.llama);
   }
@@ -88,8 +90,19 @@ export class LlamaEngine implements ModelEngine {
       await model.dispose();
       throw error;
     }
+    let speculation: Speculation;
+    try {
+      speculation = await speculationFor(llama, model, engine, engine.slots, ctxSize);
+    } catch (error) {
+      await Promise.all(contexts.map((c) => c.dispose()));
+      await model.dispose();
+      throw error;
+    }
     const slots = contexts.flatMap((context) =>
-      Array.from({ length: context.totalSequences }, () => context.getSequence()),
+      Array.from({ length: context.totalSequences }, () => {
+        const tokenPredictor = speculation.predictor();
+        return context.getSequence(tokenPredictor ? { tokenPredictor } : {});
+      }),
     ).map((sequence, index) => new Slot(index, sequence, engine.prefixCache));
     const scheduler = new SlotScheduler(slots, config.queue, engine.slotReuseThreshold);
     // Per-slot contexts on CPU: a prompt batch takes the cores that no other slot is using (at most promptThreads).
@@ -114,10 +127,11 @@ export class LlamaEngine implements ModelEngine {
       chatTemplate: renderer.templateName,
       modelSampling: ggufSamplingDefaults(model.fileInfo.metadata),
       pooling,
+      ...(engine.speculative !== "off" ? { speculative: engine.speculative } : {}),
       created: Math.floor(Date.now() / 1000),
     };
     const promptCache = engine.prefixCache && engine.promptCacheMiB > 0 ? new PromptCache(engine.promptCacheMiB * 2 ** 20, engine.promptCacheEntries) : undefined;
-    return new LlamaEngine(description, model, contexts, slots, scheduler, renderer, config.request.timeoutMs, engine.reasoning, batchFill, promptCache, pooling);
+    return new LlamaEngine(description, model, contexts, slots, scheduler, renderer, config.request.timeoutMs, engine.reasoning, batchFill, promptCache, pooling, speculation);
   }
 
   async start(request: GenerationRequest, clientSignal: AbortSignal): Promise<Generation> {
@@ -264,6 +278,7 @@ export class LlamaEngine implements ModelEngine {
   async close(): Promise<void> {
     await (await this.embedder?.catch(() => undefined))?.dispose();
     await Promise.all(this.contexts.map((context) => context.dispose()));
+    await this.speculation?.dispose();
     await this.model.dispose();
     this.promptCache?.close();
   }

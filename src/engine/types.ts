@@ -98,6 +98,8 @@ export interface Usage {
   /** Prompt tokens whose KV cache was reused from the slot's previous request. */
   cachedTokens: number;
   completionTokens: number;
+  /** Speculative decoding: drafted tokens the model accepted, and those it rejected. */
+  drafts?: { accepted: number; rejected: number };
 }
 
 export interface ErrorData {
@@ -179,6 +181,8 @@ export interface ModelDescription {
   modelSampling?: SamplingDefaults;
   /** How embeddings are pooled, and whether the GGUF, the config or the fallback (last token) chose it. Local models only. */
   pooling?: { pooling: "mean" | "cls" | "last" | "rank"; source: "gguf" | "config" | "fallback" };
+  /** Speculative decoding, when on. */
+  speculative?: "lookup" | "draft";
 }
 
 export interface ModelEngine {

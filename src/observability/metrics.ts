@@ -20,6 +20,7 @@ export class GatewayMetrics {
   readonly requestDuration = new Histogram({ name: `${PREFIX}request_duration_seconds`, help: "End-to-end duration of generation requests, per model", labelNames: ["model"], buckets: DURATION_BUCKETS, registers: [this.registry] });
   readonly promptTokens = new Counter({ name: `${PREFIX}prompt_tokens_total`, help: "Prompt tokens, by whether they were evaluated or reused from a slot's cache", labelNames: ["model", "source"], registers: [this.registry] });
   readonly generatedTokens = new Counter({ name: `${PREFIX}generated_tokens_total`, help: "Generated (completion) tokens", labelNames: ["model"], registers: [this.registry] });
+  readonly draftTokens = new Counter({ name: `${PREFIX}speculative_tokens_total`, help: "Speculative decoding: drafted tokens the model accepted or rejected", labelNames: ["model", "outcome"], registers: [this.registry] });
   readonly requests = new Counter({ name: `${PREFIX}requests_total`, help: "Generation requests by HTTP status (the status an error carries, over WebSocket) and finish reason", labelNames: ["model", "transport", "status", "finish_reason"], registers: [this.registry] });
   readonly rateLimitRejections = new Counter({ name: `${PREFIX}rate_limit_rejections_total`, help: "Requests refused with 429, by what ran out", labelNames: ["limit"], registers: [this.registry] });
   readonly activeStreams = new Gauge({ name: `${PREFIX}active_streams`, help: "Streamed generations in flight, by transport", labelNames: ["transport"], registers: [this.registry] });

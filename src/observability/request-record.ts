@@ -25,6 +25,8 @@ export class RequestRecord {
   promptTokens?: number;
   cachedTokens?: number;
   completionTokens?: number;
+  /** Speculative decoding's drafted tokens, accepted and rejected. */
+  drafts?: { accepted: number; rejected: number };
   ttftMs?: number;
   finishReason?: FinishReason;
   /** The status of an error that ended a stream after its 200 headers (or of a WebSocket request). */
@@ -55,6 +57,7 @@ export class RequestRecord {
       cachedTokens: this.cachedTokens,
       evaluatedTokens: this.promptTokens === undefined ? undefined : this.promptTokens - (this.cachedTokens ?? 0),
       completionTokens: this.completionTokens,
+      ...(this.drafts ? { draftsAccepted: this.drafts.accepted, draftsRejected: this.drafts.rejected } : {}),
       ttftMs: ms(this.ttftMs),
       durationMs: ms(performance.now() - this.startedAt),
       finishReason: this.finishReason,

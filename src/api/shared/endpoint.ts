@@ -203,6 +203,11 @@ async function* observed(events: AsyncIterable<AnswerEvent>, { model, admission,
       } else if (event.type === "done") {
         done = true;
         record.completionTokens = event.usage.completionTokens;
+        if (event.usage.drafts) {
+          record.drafts = event.usage.drafts;
+          metrics.draftTokens.inc({ model, outcome: "accepted" }, event.usage.drafts.accepted);
+          metrics.draftTokens.inc({ model, outcome: "rejected" }, event.usage.drafts.rejected);
+        }
         admission.settle(event.usage.promptTokens + event.usage.completionTokens);
       } else {
         record.errorStatus = event.error.status;
