@@ -8,7 +8,7 @@ import { startGatewayProcess } from "../targets/gateway.js";
 
 const [model, backend = "vulkan", out = "."] = process.argv.slice(2);
 if (!model) throw new Error("usage: check-offload <model.gguf> <backend> <out-dir>");
-const gateway = await startGatewayProcess(["--model", model, "--gpu", backend, "--gpu-required", "true", "--layout", "batched", "--slots", "8", "--ctx-size", "1024", "--playground", "false"]);
+const gateway = await startGatewayProcess(["--model", model, "--gpu", backend, "--gpu-required", String(backend !== "off"), "--layout", "batched", "--slots", "8", "--ctx-size", "1024", "--playground", "false"]);
 try {
   const models = (await (await fetch(`${gateway.baseURL}/models`)).json()) as { data: { id: string; meta: Record<string, unknown> }[] };
   const meta = models.data[0]!.meta;
@@ -16,7 +16,8 @@ try {
   const report = { backend: meta.gpu, gpuDevices: meta.gpu_devices, vram: meta.vram, gpuLayers: meta.gpu_layers, layout: meta.layout, slots: meta.slots, sample: answer };
   writeFileSync(join(out, "offload.json"), JSON.stringify(report, null, 2));
   console.log(JSON.stringify(report));
-  if (meta.gpu !== backend || !(Number(meta.gpu_layers) > 0)) {
+  const offloaded = backend === "off" ? meta.gpu === false : meta.gpu === backend && Number(meta.gpu_layers) > 0; // off: trying the pack on a CPU
+  if (!offloaded) {
     console.error(`not offloaded: backend ${String(meta.gpu)}, ${String(meta.gpu_layers)} layers`);
     process.exitCode = 1;
   }

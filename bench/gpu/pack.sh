@@ -15,7 +15,8 @@ mkdir -p "$OUT" "$STAGE/app" "$STAGE/node"
 
 npm run --silent build
 rm -rf dist-bench && npx tsc -p bench/gpu/tsconfig.json
-cp -r dist dist-bench package.json package-lock.json "$STAGE/app/"
+cp -r dist dist-bench config package.json package-lock.json "$STAGE/app/"
+mkdir -p "$STAGE/app/src/playground" && cp src/playground/playground.html "$STAGE/app/src/playground/"   # as the Dockerfile does
 mkdir -p "$STAGE/app/models"
 cp ../shared/models/stories260K.gguf "$STAGE/app/models/tokenizer-source.gguf"
 cp bench/gpu/run.sh "$STAGE/run.sh"

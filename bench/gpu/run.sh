@@ -21,8 +21,7 @@ export PATH="$(dirname "$NODE"):$PATH"
 { echo "node: $("$NODE" --version)"; nvidia-smi -L 2>/dev/null || true; vulkaninfo --summary 2>/dev/null | head -20 || true; } | tee "$OUT/machine.txt"
 
 "$NODE" "$APP/dist-bench/bench/gpu/make-model.js" "$WORK/gpu-bench.gguf" "$APP/models/tokenizer-source.gguf" $MODEL_ARGS | tee "$OUT/model.json"
-"$NODE" "$APP/dist-bench/bench/gpu/check-offload.js" "$WORK/gpu-bench.gguf" "$GPU" "$OUT" 2>&1 | tee "$OUT/offload.log"
-test "${PIPESTATUS[0]}" -eq 0
+"$NODE" "$APP/dist-bench/bench/gpu/check-offload.js" "$WORK/gpu-bench.gguf" "$GPU" "$OUT" 2>&1 | tee "$OUT/offload.log"   # fails the run when not offloaded
 
 cd "$APP"
 "$NODE" dist-bench/bench/run.js --model "$WORK/gpu-bench.gguf" --gpu "$GPU" --layout batched --targets gateway,in-process \
