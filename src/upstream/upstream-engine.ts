@@ -51,7 +51,7 @@ export class UpstreamEngine implements ModelEngine {
   async start(request: GenerationRequest, signal: AbortSignal): Promise<Generation> {
     if (request.logprobs) throw invalidRequest(`'logprobs' is not supported for '${this.description.id}', a model served by upstream servers.`, "logprobs");
     await this.replicas.ready;
-    const key = affinityKey(request, this.settings.affinityChars);
+    const key = this.routing === "prefix-affinity" ? affinityKey(request, this.settings.affinityChars) : ""; // least-outstanding ignores it
     const tried = new Set<Upstream>();
     let lastError: ApiError | undefined;
     for (let upstream = this.pick(tried, key); upstream; upstream = this.pick(tried, key)) {

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { FinishReason } from "../../engine/types.js";
 import { anthropicErrorBody } from "../../server/error-handler.js";
-import type { AnswerChoice, AnswerEvent, OpenAiUsage, ResponseShape, StreamItem } from "../shared/response-shape.js";
+import { toOpenAiUsage, type AnswerChoice, type AnswerEvent, type OpenAiUsage, type ResponseShape, type StreamItem } from "../shared/response-shape.js";
 
 // Anthropic's Message object and its stream of named events (message_start, content_block_start /
 // _delta / _stop, message_delta, message_stop), as @anthropic-ai/sdk's types name them.
@@ -82,7 +82,7 @@ async function* messageStream(events: AsyncIterable<AnswerEvent>, { id, model, p
       if (open) yield frame("content_block_stop", { index });
       yield frame("message_delta", { delta: { stop_reason: stopReason(finish.reason, finish.stopSequence), stop_sequence: finish.stopSequence ?? null }, usage: { output_tokens: event.usage.completionTokens } });
       yield frame("message_stop", {});
-      return yield { kind: "end", usage: { prompt_tokens: event.usage.promptTokens, completion_tokens: event.usage.completionTokens, total_tokens: event.usage.promptTokens + event.usage.completionTokens, prompt_tokens_details: { cached_tokens: event.usage.cachedTokens } } };
+      return yield { kind: "end", usage: toOpenAiUsage(event.usage) };
     }
   }
 }

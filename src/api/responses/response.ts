@@ -1,5 +1,5 @@
 import type { ErrorData, FinishReason, TokenLogprob } from "../../engine/types.js";
-import { toOpenAiLogprob, type AnswerEvent, type OpenAiUsage, type ResponseShape, type StreamItem } from "../shared/response-shape.js";
+import { toOpenAiLogprob, toOpenAiUsage, type AnswerEvent, type OpenAiUsage, type ResponseShape, type StreamItem } from "../shared/response-shape.js";
 import type { ResponsesRequest } from "./conversation.js";
 import { itemId, messageItem, outputItems, reasoningItem, type ItemStatus, type ResponseItem } from "./items.js";
 import type { ResponseStore } from "./store.js";
@@ -141,7 +141,7 @@ class ResponseStream {
       else {
         const status = finishReason === "length" ? "incomplete" : "completed";
         yield* this.closeItem(status);
-        const usage = { prompt_tokens: event.usage.promptTokens, completion_tokens: event.usage.completionTokens, total_tokens: event.usage.promptTokens + event.usage.completionTokens, prompt_tokens_details: { cached_tokens: event.usage.cachedTokens } };
+        const usage = toOpenAiUsage(event.usage);
         const response = await finish(this.context, this.createdAt, this.output, finishReason, usageOf(usage, reasoningTokens));
         yield this.frame(status === "incomplete" ? "response.incomplete" : "response.completed", { response });
         return yield { kind: "end", usage };
@@ -152,8 +152,7 @@ class ResponseStream {
   /** The event that ends a stream whose generation failed after it started. */
   failed(error: ErrorData): { event: string; data: object } {
     const response = this.snapshot("failed", { error: { code: error.status === 429 ? "rate_limit_exceeded" : "server_error", message: error.message } });
-    const frame = this.frame("response.failed", { response });
-    return { event: "response.failed", data: (frame as { data: object }).data };
+    return { event: "response.failed", data: { type: "response.failed", response, sequence_number: this.sequence++ } };
   }
 
   private *text(delta: string, logprobs: TokenLogprob[] | undefined): Generator<StreamItem> {
