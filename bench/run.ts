@@ -3,7 +3,7 @@ import { basename, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { PROJECT_ROOT } from "../src/engine/model-file.js";
 import { benchContext } from "./context.js";
-import { runLoad, type LoadResult } from "./load-generator.js";
+import { runLoad, warmUp, type LoadResult } from "./load-generator.js";
 import { markdownTable, svgChart, type BenchPoint } from "./report.js";
 import { startGatewayProcess } from "./targets/gateway.js";
 import { runInProcess } from "./targets/in-process.js";
@@ -73,10 +73,6 @@ const ctxSize = Number(values["ctx-size"]);
 const maxSeconds = Number(values["max-seconds"]);
 const targets = values.targets.split(",").map((t) => t.trim());
 
-const WARM_UP_TOKENS = 4096; // in all, across the streams
-const WARM_UP_TOKENS_PER_REQUEST = 256;
-const WARM_UP_MAX_SECONDS = 4; // a slow model warms up on fewer tokens
-
 async function measure(target: string, concurrency: number): Promise<LoadResult> {
   if (target === "in-process") {
     if (workloadName !== "unique") throw new Error("the in-process target runs the unique workload only");
@@ -90,10 +86,7 @@ async function measure(target: string, concurrency: number): Promise<LoadResult>
   const model = external ? "default" : basename(modelPath).replace(/\.gguf$/i, "");
   const transport = target === "gateway-ws" ? "ws" : "sse";
   try {
-    // Warm-up first, so allocation, first decodes and a cold JIT stay out of the figures: a freshly started
-    // gateway streams ~35% fewer tokens/s on stories260K over its first couple of thousand tokens (measured).
-    const warmUpRequests = Math.ceil(WARM_UP_TOKENS / (concurrency * WARM_UP_TOKENS_PER_REQUEST));
-    await runLoad({ baseURL, model, transport, concurrency, requestsPerWorker: warmUpRequests, maxSeconds: WARM_UP_MAX_SECONDS, requestFor: () => () => ({ path: "/completions", body: { prompt: "warm up", max_tokens: WARM_UP_TOKENS_PER_REQUEST, ignore_eos: true, stream: true } }) });
+    await warmUp({ baseURL, model, transport, concurrency });
     return await runLoad({
       baseURL,
       model,

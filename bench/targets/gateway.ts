@@ -9,11 +9,11 @@ export interface GatewayProcess {
 }
 
 /** Starts the built gateway (dist/) in its own process, as a user runs it, and waits until it serves. */
-export async function startGatewayProcess(flags: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<GatewayProcess> {
+export async function startGatewayProcess(flags: string[], extraEnv: NodeJS.ProcessEnv = {}, nodeFlags: string[] = []): Promise<GatewayProcess> {
   // The gateway sizes its own libuv pool, as it does for users; the bench's setting must not leak in.
   const env = { ...process.env, ...extraEnv };
   delete env.UV_THREADPOOL_SIZE;
-  const child = spawn(process.execPath, [resolve(PROJECT_ROOT, "dist/src/cli.js"), "--host", "127.0.0.1", "--port", "0", "--log-level", "info", ...flags], {
+  const child = spawn(process.execPath, [...nodeFlags, resolve(PROJECT_ROOT, "dist/src/cli.js"), "--host", "127.0.0.1", "--port", "0", "--log-level", "info", ...flags], {
     cwd: PROJECT_ROOT,
     env,
     stdio: ["ignore", "pipe", "inherit"],

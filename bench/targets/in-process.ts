@@ -14,6 +14,8 @@ export interface InProcessOptions {
   threads: number;
   /** The backend: off (CPU) or a GPU backend name. */
   gpu?: string;
+  /** Called as the measured window opens and closes (after loading, before disposing). */
+  onWindow?: (edge: "start" | "end") => void;
 }
 
 /**
@@ -35,6 +37,7 @@ export async function runInProcess(options: InProcessOptions): Promise<LoadResul
   const gaps: number[] = [];
   const e2e: number[] = [];
   let tokens = 0;
+  options.onWindow?.("start");
   const started = performance.now();
   const cpuBefore = process.cpuUsage();
   await Promise.all(
@@ -59,6 +62,7 @@ export async function runInProcess(options: InProcessOptions): Promise<LoadResul
   );
   const wallSeconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
+  options.onWindow?.("end");
   await llama.dispose();
   const requests = options.concurrency * options.requestsPerWorker;
   return {

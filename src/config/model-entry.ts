@@ -87,6 +87,7 @@ export const ModelEntry = Type.Object(
     speculative: Type.Optional(speculativeChoice()),
     draftModel: Type.Optional(Type.String({ minLength: 1, description: "speculative: draft: the draft model's .gguf (its vocabulary must be the model's)" })),
     draftTokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 32 })),
+    streamInterval: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, description: "answer tokens per streamed chunk after the first (default engine.streamInterval)" })),
     sampling: Type.Optional(
       Type.Object(
         {

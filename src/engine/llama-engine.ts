@@ -3,6 +3,7 @@ import type { EngineConfig, GatewayConfig } from "../config/schema.js";
 import { ApiError, invalidRequest, timedOut } from "../errors.js";
 import { availableCpus, defaultThreadsPerContext } from "./cpu-budget.js";
 import { threadsByPhase } from "./prompt-threads.js";
+import { lowerWorkerThreadPriority } from "./thread-priority.js";
 import { BatchFill, slotPriority } from "./batch-fill.js";
 import { generateOnSlot } from "./generation.js";
 import { ReasoningSplitter, separateReasoning, startingWith, type ReasoningMode } from "./reasoning.js";
@@ -16,6 +17,7 @@ import { PromptCache } from "./prompt-cache.js";
 import { PromptSharing } from "./prompt-sharing.js";
 import { Slot } from "./slot.js";
 import { speculationFor, type Speculation } from "./speculative.js";
+import { streamEvery } from "./stream-interval.js";
 import { vocabularySize } from "./token-bias.js";
 import { SlotScheduler } from "./slot-scheduler.js";
 import { ANONYMOUS_TICKET } from "./tenant-queues.js";
@@ -42,6 +44,7 @@ export class LlamaEngine implements ModelEngine {
     private readonly scheduler: SlotScheduler<Slot>,
     private readonly renderer: PromptRenderer,
     private readonly requestTimeoutMs: number,
+    private readonly streamInterval: number,
     private readonly reasoning: ReasoningMode,
     private readonly batchFill: BatchFill | undefined,
     private readonly promptCache: PromptCache | undefined,
@@ -111,6 +114,8 @@ export class LlamaEngine implements ModelEngine {
     const prompts = layout === "per-slot" && llama.gpu === false && promptThreadsCap > threads
       ? contexts.every((context) => threadsByPhase(context, threads, () => Math.min(promptThreadsCap, cpus - (scheduler.busyCount - 1) * threads)))
       : false;
+    // The pool threads exist by now (loading ran on them): on CPU, the decodes they run yield to the JS thread.
+    if (llama.gpu === false) lowerWorkerThreadPriority(engine.workerNice);
     const renderer = new PromptRenderer(model, engine.chatTemplate);
     const gpuInfo = llama.gpu === false ? {} : { gpuDevices: await llama.getGpuDeviceNames(), vram: await llama.getVramState().then(({ total, used }) => ({ total, used })) };
     const description: ModelDescription = {
@@ -131,7 +136,7 @@ export class LlamaEngine implements ModelEngine {
       created: Math.floor(Date.now() / 1000),
     };
     const promptCache = engine.prefixCache && engine.promptCacheMiB > 0 ? new PromptCache(engine.promptCacheMiB * 2 ** 20, engine.promptCacheEntries) : undefined;
-    return new LlamaEngine(description, model, contexts, slots, scheduler, renderer, config.request.timeoutMs, engine.reasoning, batchFill, promptCache, pooling, speculation);
+    return new LlamaEngine(description, model, contexts, slots, scheduler, renderer, config.request.timeoutMs, engine.streamInterval, engine.reasoning, batchFill, promptCache, pooling, speculation);
   }
 
   async start(request: GenerationRequest, clientSignal: AbortSignal): Promise<Generation> {
@@ -188,6 +193,7 @@ export class LlamaEngine implements ModelEngine {
     };
     signal.addEventListener("abort", releaseIfIdle, { once: true });
     const timeoutMs = this.requestTimeoutMs;
+    const streamInterval = this.streamInterval;
     const generate = () => this.eventsOnSlot({ slot, prompt, reused, request, signal, grammar, ...(this.batchFill ? { evaluationPriority: slotPriority(slot.index) } : {}) });
     const batchFill = this.batchFill;
     async function* events(): AsyncGenerator<GenerationEvent> {
@@ -195,7 +201,7 @@ export class LlamaEngine implements ModelEngine {
       batchFill?.begin();
       try {
         if (signal.aborted) return;
-        yield* generate();
+        yield* streamEvery(generate(), streamInterval);
         if (timeout.aborted && !clientSignal.aborted) {
           yield { type: "error", error: timedOut(`The request did not finish within ${timeoutMs} ms and was stopped.`).toData() };
         }

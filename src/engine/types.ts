@@ -118,7 +118,8 @@ export interface TokenLogprob {
 }
 
 export type GenerationEvent =
-  | { type: "text"; text: string; logprobs?: TokenLogprob[] }
+  /** `tokens`: how many generated tokens the text holds, when more than one (engine.streamInterval). */
+  | { type: "text"; text: string; logprobs?: TokenLogprob[]; tokens?: number }
   /** Thinking, when the chat template separates it from the answer (OpenAI-compatible servers' reasoning_content). */
   | { type: "reasoning"; text: string }
   /** A tool call begins; its arguments follow as fragments of JSON text. */

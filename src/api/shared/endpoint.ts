@@ -196,7 +196,7 @@ async function* observed(events: AsyncIterable<AnswerEvent>, { model, admission,
           metrics.timeToFirstToken.observe({ model }, record.ttftMs / 1000);
         } else interTokenLatency.observe((now - last) / 1000);
         last = now;
-        generated++;
+        generated += event.event.type === "text" ? (event.event.tokens ?? 1) : 1;
         if (record.keepContent && event.event.type === "text") record.completion = (record.completion ?? "") + event.event.text;
       } else if (event.type === "finish") {
         if (event.index === 0) record.finishReason = event.finishReason;

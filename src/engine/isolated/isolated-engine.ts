@@ -9,6 +9,10 @@ import type { EngineSpec, FromEngine, ToEngine, WireError } from "./protocol.js"
 // Beside this file: engine-host.ts when running from source (through tsx), engine-host.js when built.
 const HOST = fileURLToPath(new URL(`./engine-host${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url));
 const HOST_EXEC_ARGV = HOST.endsWith(".ts") ? ["--import", "tsx"] : [];
+// The gateway's own diagnostic and memory flags reach its engine processes (as Node's fork passes execArgv by
+// default): `node --cpu-prof dist/src/cli.js` profiles every process (Node refuses these in NODE_OPTIONS).
+const INHERITED_FLAG = /^--(cpu-prof|heap-prof|max-old-space-size|max-semi-space-size|stack-size)/;
+const inheritedExecArgv = () => process.execArgv.filter((flag) => INHERITED_FLAG.test(flag));
 
 /** Restarts after crashes back off up to this long, so a model that always crashes does not spin. */
 const MAX_RESTART_DELAY_MS = 30_000;
@@ -134,7 +138,7 @@ export class IsolatedEngine implements ModelEngine {
     const { engine } = this.spec.config;
     const contexts = engine.layout === "batched" ? 1 : engine.slots;
     this.child = fork(HOST, [], {
-      execArgv: HOST_EXEC_ARGV,
+      execArgv: [...inheritedExecArgv(), ...HOST_EXEC_ARGV],
       // Each context decodes on a libuv pool thread of its own.
       env: { ...process.env, UV_THREADPOOL_SIZE: String(Math.max(4, contexts + 2)) },
       // A process group of its own: Ctrl-C and `kill -- -PGID` reach the gateway only, which drains and then
