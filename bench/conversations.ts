@@ -6,13 +6,13 @@
 import { randomUUID } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { PROJECT_ROOT } from "../src/engine/model-file.js";
 import { median, quantile, round } from "./stats.js";
 import { openStreamClient, type RequestSample } from "./stream-client.js";
 import { startGatewayProcess } from "./targets/gateway.js";
 import { benchContext } from "./context.js";
 import { fillerText } from "./workloads.js";
+import { benchFlags } from "./cli.js";
 
 const USAGE = `npm run bench:conversations -- [options]
   --model <path>           GGUF (default ../shared/models/stories260K.gguf)
@@ -27,25 +27,18 @@ const USAGE = `npm run bench:conversations -- [options]
                            text: every server evaluates the same tokens, so cached shares compare exactly; default)
   --name <label>           results file name (default conversations)`;
 
-const { values } = parseArgs({
-  options: {
-    model: { type: "string", default: resolve(PROJECT_ROOT, "../shared/models/stories260K.gguf") },
-    targets: { type: "string", default: "gateway" },
-    slots: { type: "string", default: "4" },
-    conversations: { type: "string", default: "4,8,16" },
-    turns: { type: "string", default: "3" },
-    "user-words": { type: "string", default: "60" },
-    "max-tokens": { type: "string", default: "64" },
-    "ctx-size": { type: "string", default: "2048" },
-    endpoint: { type: "string", default: "completions" },
-    name: { type: "string", default: "conversations" },
-    help: { type: "boolean", default: false },
-  },
+const values = benchFlags(USAGE, {
+  model: { type: "string", default: resolve(PROJECT_ROOT, "../shared/models/stories260K.gguf") },
+  targets: { type: "string", default: "gateway" },
+  slots: { type: "string", default: "4" },
+  conversations: { type: "string", default: "4,8,16" },
+  turns: { type: "string", default: "3" },
+  "user-words": { type: "string", default: "60" },
+  "max-tokens": { type: "string", default: "64" },
+  "ctx-size": { type: "string", default: "2048" },
+  endpoint: { type: "string", default: "completions" },
+  name: { type: "string", default: "conversations" },
 });
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 
 const modelPath = resolve(values.model);
 const slots = Number(values.slots);

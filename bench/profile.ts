@@ -1,7 +1,6 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { PROJECT_ROOT } from "../src/engine/model-file.js";
 import { benchContext } from "./context.js";
 import { coresBetween, processTree, snapshot, type ProcessCpu } from "./cpu-accounting.js";
@@ -11,6 +10,7 @@ import { round } from "./stats.js";
 import { startGatewayProcess } from "./targets/gateway.js";
 import { runInProcess } from "./targets/in-process.js";
 import { workload } from "./workloads.js";
+import { benchFlags } from "./cli.js";
 
 const USAGE = `npm run bench:profile -- [options]
 Where the CPU goes while the gateway streams N concurrent generations (slots = streams), beside node-llama-cpp
@@ -28,25 +28,18 @@ split into its JS thread and its other threads (libuv's pool: decodes and sampli
   --cpu-prof            also record V8 CPU profiles (they slow the JS threads a little)
   --name <label>        results file name (default profile-<model>)`;
 
-const { values } = parseArgs({
-  options: {
-    model: { type: "string", default: resolve(PROJECT_ROOT, "../shared/models/stories260K.gguf") },
-    streams: { type: "string", default: "8" },
-    requests: { type: "string", default: "6" },
-    "max-tokens": { type: "string", default: "256" },
-    isolation: { type: "string", default: "process" },
-    transport: { type: "string", default: "sse" },
-    rounds: { type: "string", default: "3" },
-    "gateway-flags": { type: "string", default: "" },
-    "cpu-prof": { type: "boolean", default: false },
-    name: { type: "string" },
-    help: { type: "boolean", default: false },
-  },
+const values = benchFlags(USAGE, {
+  model: { type: "string", default: resolve(PROJECT_ROOT, "../shared/models/stories260K.gguf") },
+  streams: { type: "string", default: "8" },
+  requests: { type: "string", default: "6" },
+  "max-tokens": { type: "string", default: "256" },
+  isolation: { type: "string", default: "process" },
+  transport: { type: "string", default: "sse" },
+  rounds: { type: "string", default: "3" },
+  "gateway-flags": { type: "string", default: "" },
+  "cpu-prof": { type: "boolean", default: false },
+  name: { type: "string" },
 });
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 
 const modelPath = resolve(values.model);
 const streams = Number(values.streams);

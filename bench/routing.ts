@@ -7,13 +7,13 @@ import { randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { PROJECT_ROOT } from "../src/engine/model-file.js";
 import { benchContext } from "./context.js";
 import { median, quantile, round } from "./stats.js";
 import { openStreamClient, type RequestSample } from "./stream-client.js";
 import { startGatewayProcess, type GatewayProcess } from "./targets/gateway.js";
 import { fillerText } from "./workloads.js";
+import { benchFlags } from "./cli.js";
 
 const USAGE = `npm run bench:routing -- [options]
   --model <path>           GGUF every replica serves (default ../shared/models/stories260K.gguf)
@@ -31,29 +31,22 @@ const USAGE = `npm run bench:routing -- [options]
   --load-bound <x>         prefix-affinity's ε (default 0.25)
   --name <label>           results file name (default routing)`;
 
-const { values } = parseArgs({
-  options: {
-    model: { type: "string", default: resolve(PROJECT_ROOT, "../shared/models/stories260K.gguf") },
-    replicas: { type: "string", default: "3" },
-    slots: { type: "string", default: "2" },
-    conversations: { type: "string", default: "8,16" },
-    workloads: { type: "string", default: "multiturn,shared-prefix" },
-    policies: { type: "string", default: "least-outstanding,prefix-affinity" },
-    turns: { type: "string", default: "3" },
-    requests: { type: "string", default: "3" },
-    "user-words": { type: "string", default: "60" },
-    "shared-words": { type: "string", default: "300" },
-    "max-tokens": { type: "string", default: "32" },
-    "ctx-size": { type: "string", default: "2048" },
-    "load-bound": { type: "string", default: "0.25" },
-    name: { type: "string", default: "routing" },
-    help: { type: "boolean", default: false },
-  },
+const values = benchFlags(USAGE, {
+  model: { type: "string", default: resolve(PROJECT_ROOT, "../shared/models/stories260K.gguf") },
+  replicas: { type: "string", default: "3" },
+  slots: { type: "string", default: "2" },
+  conversations: { type: "string", default: "8,16" },
+  workloads: { type: "string", default: "multiturn,shared-prefix" },
+  policies: { type: "string", default: "least-outstanding,prefix-affinity" },
+  turns: { type: "string", default: "3" },
+  requests: { type: "string", default: "3" },
+  "user-words": { type: "string", default: "60" },
+  "shared-words": { type: "string", default: "300" },
+  "max-tokens": { type: "string", default: "32" },
+  "ctx-size": { type: "string", default: "2048" },
+  "load-bound": { type: "string", default: "0.25" },
+  name: { type: "string", default: "routing" },
 });
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 const modelPath = resolve(values.model);
 const modelId = basename(modelPath).replace(/\.gguf$/i, "");
 const maxTokens = Number(values["max-tokens"]);

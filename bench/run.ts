@@ -1,6 +1,5 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { PROJECT_ROOT } from "../src/engine/model-file.js";
 import { benchContext } from "./context.js";
 import { runLoad, warmUp, type LoadResult } from "./load-generator.js";
@@ -8,6 +7,7 @@ import { markdownTable, svgChart, type BenchPoint } from "./report.js";
 import { startGatewayProcess } from "./targets/gateway.js";
 import { runInProcess } from "./targets/in-process.js";
 import { workload, type WorkloadName } from "./workloads.js";
+import { benchFlags } from "./cli.js";
 
 const USAGE = `npm run bench -- [options]
   --model <path>          GGUF to serve (default ../shared/models/synthetic-llama-57M-random-Q8_0.gguf)
@@ -33,33 +33,26 @@ const USAGE = `npm run bench -- [options]
   --rounds <n>            repeat the whole matrix, interleaved, and report each point's median run (default 1)
   --name <label>          results file name (default: workload-layout)`;
 
-const { values } = parseArgs({
-  options: {
-    model: { type: "string", default: resolve(PROJECT_ROOT, "../shared/models/synthetic-llama-57M-random-Q8_0.gguf") },
-    targets: { type: "string", default: "gateway,in-process" },
-    concurrency: { type: "string", default: "1,2,4,8" },
-    requests: { type: "string", default: "4" },
-    "max-tokens": { type: "string", default: "128" },
-    "prompt-words": { type: "string", default: "32" },
-    workload: { type: "string", default: "unique" },
-    speculative: { type: "string", default: "off" },
-    gpu: { type: "string", default: "off" },
-    "draft-model": { type: "string", default: resolve(PROJECT_ROOT, "../shared/models/stories260K.gguf") },
-    layout: { type: "string", default: "per-slot" },
-    threads: { type: "string", default: "1" },
-    "prompt-threads": { type: "string", default: "0" },
-    "ctx-size": { type: "string", default: "1024" },
-    "max-seconds": { type: "string", default: "120" },
-    rounds: { type: "string", default: "1" },
-    "prefix-cache": { type: "string", default: "true" },
-    name: { type: "string" },
-    help: { type: "boolean", default: false },
-  },
+const values = benchFlags(USAGE, {
+  model: { type: "string", default: resolve(PROJECT_ROOT, "../shared/models/synthetic-llama-57M-random-Q8_0.gguf") },
+  targets: { type: "string", default: "gateway,in-process" },
+  concurrency: { type: "string", default: "1,2,4,8" },
+  requests: { type: "string", default: "4" },
+  "max-tokens": { type: "string", default: "128" },
+  "prompt-words": { type: "string", default: "32" },
+  workload: { type: "string", default: "unique" },
+  speculative: { type: "string", default: "off" },
+  gpu: { type: "string", default: "off" },
+  "draft-model": { type: "string", default: resolve(PROJECT_ROOT, "../shared/models/stories260K.gguf") },
+  layout: { type: "string", default: "per-slot" },
+  threads: { type: "string", default: "1" },
+  "prompt-threads": { type: "string", default: "0" },
+  "ctx-size": { type: "string", default: "1024" },
+  "max-seconds": { type: "string", default: "120" },
+  rounds: { type: "string", default: "1" },
+  "prefix-cache": { type: "string", default: "true" },
+  name: { type: "string" },
 });
-if (values.help) {
-  console.log(USAGE);
-  process.exit(0);
-}
 
 const modelPath = resolve(values.model);
 const levels = values.concurrency.split(",").map(Number);

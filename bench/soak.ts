@@ -3,28 +3,21 @@
 // the gateway and its engine processes to bench/results.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { PROJECT_ROOT } from "../src/engine/model-file.js";
 import { OwnRedis } from "../test/helpers/redis.js";
 import { benchContext } from "./context.js";
 import { childPids, rssBytes } from "./process-memory.js";
 import { runSoak } from "./soak-traffic.js";
 import { startGatewayProcess } from "./targets/gateway.js";
+import { benchFlags } from "./cli.js";
 
-const { values } = parseArgs({
-  options: {
-    seconds: { type: "string", default: "120" },
-    clients: { type: "string", default: "6" },
-    slots: { type: "string", default: "3" },
-    model: { type: "string", default: resolve(PROJECT_ROOT, "../shared/models/stories260K.gguf") },
-    name: { type: "string", default: "soak" },
-    help: { type: "boolean", default: false },
-  },
+const values = benchFlags("npm run bench:soak -- [--seconds 120] [--clients 6] [--slots 3] [--model path.gguf] [--name soak]", {
+  seconds: { type: "string", default: "120" },
+  clients: { type: "string", default: "6" },
+  slots: { type: "string", default: "3" },
+  model: { type: "string", default: resolve(PROJECT_ROOT, "../shared/models/stories260K.gguf") },
+  name: { type: "string", default: "soak" },
 });
-if (values.help) {
-  console.log("npm run bench:soak -- [--seconds 120] [--clients 6] [--slots 3] [--model path.gguf] [--name soak]");
-  process.exit(0);
-}
 
 const seconds = Number(values.seconds);
 const KEY = "sk-soak-bench-0123456789";
