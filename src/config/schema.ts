@@ -209,7 +209,7 @@ export const ConfigSchema = Type.Object(
     models: Type.Array(ModelEntry, { default: [], description: "models to serve; empty = search modelSearch.dirs" }),
     upstream: Type.Object(
       {
-        connectTimeoutMs: Integer(1, 5_000, "an upstream that has not answered with headers by then counts as failed (the request tries the next one)"),
+        connectTimeoutMs: Integer(1, 5_000, "an upstream not connected by then counts as failed (the request tries the next one); also the health check's timeout"),
         healthCheckIntervalMs: Integer(100, 10_000, "how often each upstream's /models is checked; a failing one gets no requests until it passes"),
         idleTimeoutMs: Integer(1, 2_000, "pooled keep-alive connections to upstreams idle this long are closed (shorter than common servers' keep-alive timeouts)"),
         routing: routingChoice({ default: "prefix-affinity" }),

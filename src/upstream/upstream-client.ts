@@ -24,7 +24,10 @@ export class UpstreamClient {
   /** Requests sent again after a reused connection closed under them. */
   retries = 0;
 
-  constructor(idleTimeoutMs: number) {
+  constructor(
+    idleTimeoutMs: number,
+    private readonly connectTimeoutMs: number,
+  ) {
     // Idle pooled connections are closed before the server would close them (common keep-alive timeouts: 5 s).
     const options = { keepAlive: true, timeout: idleTimeoutMs, scheduling: "lifo" as const };
     this.agents = { http: new HttpAgent(options), https: new HttpsAgent(options) };
@@ -51,11 +54,20 @@ export class UpstreamClient {
         signal,
       });
       let responded = false;
+      // The connection (TCP, and TLS for https) must be up within connectTimeoutMs; a pooled one already is.
+      let connectTimer: NodeJS.Timeout | undefined;
+      request.once("socket", (socket) => {
+        if (!socket.connecting) return;
+        connectTimer = setTimeout(() => request.destroy(new Error(`no connection within ${this.connectTimeoutMs} ms`)), this.connectTimeoutMs);
+        socket.once(secure ? "secureConnect" : "connect", () => clearTimeout(connectTimer));
+      });
       request.once("response", (response) => {
         responded = true;
         resolve(response);
       });
+      request.once("close", () => clearTimeout(connectTimer));
       request.once("error", (error: NodeJS.ErrnoException) => {
+        clearTimeout(connectTimer);
         reject(pooled && request.reusedSocket && !responded && CLOSED_CONNECTION.has(error.code ?? "") ? new ReusedConnectionClosed(error) : error);
       });
       request.end(body);

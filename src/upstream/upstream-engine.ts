@@ -31,6 +31,8 @@ export class UpstreamEngine implements ModelEngine {
   private readonly client: UpstreamClient;
   private generated = 0;
   private readonly promptTokens = { total: 0, cached: 0 };
+  /** Per replica, the requests sent to it that have no response headers yet. */
+  private readonly waiting = new Map<Upstream, Set<AbortController>>();
 
   constructor(
     id: string,
@@ -43,7 +45,7 @@ export class UpstreamEngine implements ModelEngine {
     this.description = {
       id, path: upstreams.map((u) => u.url).join(", "), slots: 0, ctxSize: 0, layout: "batched", gpu: false, gpuLayers: 0, threads: 0, chatTemplate: "upstream", created: Math.floor(Date.now() / 1000),
     };
-    this.client = new UpstreamClient(settings.idleTimeoutMs);
+    this.client = new UpstreamClient(settings.idleTimeoutMs, settings.connectTimeoutMs);
     this.healthTimer = setInterval(() => void this.checkHealth(), settings.healthCheckIntervalMs);
     this.healthTimer.unref();
   }
@@ -121,11 +123,14 @@ export class UpstreamEngine implements ModelEngine {
       stream: true,
       stream_options: { include_usage: true },
     };
-    // The connect timeout covers the wait for response headers only; the stream then runs as long as it runs.
+    // No deadline on the response headers: a busy replica (another gateway) sends them only when a slot takes the
+    // request, after its queue; the connection has its own timeout (upstream-client.ts), and a replica that stops
+    // answering fails its health check, which moves the requests still waiting for its headers (abandon()).
     const controller = new AbortController();
     const forward = () => controller.abort(signal.reason);
     signal.addEventListener("abort", forward, { once: true });
-    const timer = setTimeout(() => controller.abort(new Error(`no response within ${this.settings.connectTimeoutMs} ms`)), this.settings.connectTimeoutMs);
+    const waiting = this.waiting.get(upstream) ?? new Set<AbortController>();
+    this.waiting.set(upstream, waiting.add(controller));
     let response: IncomingMessage;
     try {
       response = await this.client.post({
@@ -138,7 +143,7 @@ export class UpstreamEngine implements ModelEngine {
       signal.removeEventListener("abort", forward);
       throw controller.signal.reason instanceof Error && !signal.aborted ? controller.signal.reason : error;
     } finally {
-      clearTimeout(timer);
+      waiting.delete(controller);
     }
     const status = response.statusCode ?? 502;
     if (status >= 200 && status < 300) return response;
@@ -213,6 +218,13 @@ export class UpstreamEngine implements ModelEngine {
     upstream.healthy = false;
   }
 
+  /** Moves the requests still waiting for a failed replica's response headers to the next replica (see start()). */
+  private abandon(upstream: Upstream): void {
+    const waiting = this.waiting.get(upstream);
+    this.waiting.delete(upstream);
+    for (const controller of waiting ?? []) controller.abort(new Error("it failed its health check while the request waited for its response"));
+  }
+
   private async checkHealth(): Promise<void> {
     await Promise.all(
       this.replicas.all().map(async (upstream) => {
@@ -221,8 +233,10 @@ export class UpstreamEngine implements ModelEngine {
           signal: AbortSignal.timeout(this.settings.connectTimeoutMs),
         }).then((r) => r.ok, () => false);
         if (ok && !upstream.healthy) this.log.info({ model: this.description.id, upstream: upstream.url }, "upstream healthy again");
-        if (!ok) this.markDown(upstream, "health check failed");
-        else upstream.healthy = true;
+        if (!ok) {
+          this.markDown(upstream, "health check failed");
+          this.abandon(upstream);
+        } else upstream.healthy = true;
       }),
     );
   }

@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jsonBody, postJson, startTestGateway, type TestGateway } from "../helpers/gateway.js";
+import { jsonBody, postJson, startTestGateway, SYNTHETIC_57M, type TestGateway } from "../helpers/gateway.js";
 import { freePort } from "../helpers/redis.js";
 import { TestDnsServer } from "../helpers/dns-server.js";
 
 // Three replica gateways on 127.0.0.2-4 (one port, as the pods behind a headless Service), found through a DNS server
-// of the test's own, behind a front gateway that routes by prefix.
+// of the test's own, behind a front gateway that routes by prefix. The replicas serve the 57M model (~300 tok/s here):
+// a flood's requests must all be in flight at once for the load bound to apply, so none may finish while the test is
+// still sending the rest (with stories260K one could, on a busy machine, and its replica then took a fifth).
 describe("prefix-aware routing over replicas discovered by DNS", () => {
   const addresses = ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
   let port: number;
@@ -17,7 +19,7 @@ describe("prefix-aware routing over replicas discovered by DNS", () => {
     port = await freePort();
     dns = await TestDnsServer.start();
     dns.records.set("llm-engine.test.svc", addresses);
-    replicas = await Promise.all(addresses.map((host) => startTestGateway({ server: { host, port }, engine: { slots: 2, ctxSize: 1024 } })));
+    replicas = await Promise.all(addresses.map((host) => startTestGateway({ server: { host, port }, engine: { slots: 2, ctxSize: 1024 } }, SYNTHETIC_57M)));
     front = await startTestGateway({
       upstream: { dnsServers: [dns.address], dnsRefreshMs: 100, loadBound: 0.25, healthCheckIntervalMs: 60_000, connectTimeoutMs: 2_000 },
       models: [{ id: "pool", upstreams: [{ url: `dns+http://llm-engine.test.svc:${port}/v1`, model: "test-model" }] }],

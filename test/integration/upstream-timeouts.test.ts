@@ -1,0 +1,64 @@
+import { createServer, type Server, type Socket } from "node:net";
+import { once } from "node:events";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jsonBody, postJson, startTestGateway, SYNTHETIC_57M, type TestGateway } from "../helpers/gateway.js";
+
+/** A server that accepts connections and never answers: a replica whose process hangs. */
+async function silentServer(): Promise<{ server: Server; url: string; connections: () => number }> {
+  const sockets: Socket[] = [];
+  const server = createServer((socket) => void sockets.push(socket));
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  server.on("close", () => sockets.forEach((s) => s.destroy()));
+  return { server, url: `http://127.0.0.1:${port}/v1`, connections: () => sockets.length };
+}
+
+// The connect timeout bounds the connection only: a busy replica (another gateway) answers with headers when a slot
+// takes the request, after its queue, and must not be failed over (and marked down) for being busy.
+describe("upstream timeouts", () => {
+  let replica: TestGateway;
+  let silent: Awaited<ReturnType<typeof silentServer>>;
+  let front: TestGateway;
+  beforeAll(async () => {
+    replica = await startTestGateway({ engine: { slots: 1, ctxSize: 512 } }, SYNTHETIC_57M); // ~300 tok/s on one slot
+    silent = await silentServer();
+    front = await startTestGateway({
+      upstream: { connectTimeoutMs: 300, healthCheckIntervalMs: 250 },
+      models: [
+        { id: "busy", upstreams: [{ url: replica.baseURL, model: "test-model" }] },
+        { id: "hung", upstreams: [{ url: silent.url, weight: 1e6 }, { url: replica.baseURL, model: "test-model" }] },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await front?.close();
+    silent?.server.close();
+    await replica?.close();
+  });
+
+  it("waits in a busy replica's queue longer than the connect timeout, and the replica stays healthy", async () => {
+    const body = { model: "busy", prompt: "Once upon a time", max_tokens: 200, ignore_eos: true };
+    const started = Date.now();
+    const responses = await Promise.all([postJson(front.baseURL, "/completions", body), postJson(front.baseURL, "/completions", body)]);
+    const elapsed = Date.now() - started;
+    const answers = await Promise.all(responses.map((r) => jsonBody(r)));
+    expect(responses.map((r) => r.status), JSON.stringify(answers)).toEqual([200, 200]);
+    expect(answers.map((a) => a.usage.completion_tokens)).toEqual([200, 200]);
+    expect(elapsed).toBeGreaterThan(2 * 300); // one of them waited for the other's 200 tokens, well past 300 ms
+    const metrics = await (await fetch(`${front.baseURL.replace(/\/v1$/, "")}/metrics`)).text();
+    expect(metrics).toContain(`llm_gateway_upstream_in_flight{model="busy",upstream="${replica.baseURL}",healthy="true"} 0`);
+  });
+
+  it("moves a request waiting on a replica that accepts connections but never answers once it fails its health check", async () => {
+    const started = Date.now();
+    const response = await postJson(front.baseURL, "/chat/completions", { model: "hung", messages: [{ role: "user", content: "Hello" }], max_tokens: 8 });
+    const json = await jsonBody(response);
+    expect(response.status, JSON.stringify(json)).toBe(200);
+    expect(json.usage.completion_tokens).toBeGreaterThan(0);
+    expect(silent.connections()).toBeGreaterThan(0); // it went there first (weight), and waited there
+    expect(Date.now() - started).toBeLessThan(10_000); // a health check's timeout, not the request's (600 s)
+    const metrics = await (await fetch(`${front.baseURL.replace(/\/v1$/, "")}/metrics`)).text();
+    expect(metrics).toContain(`llm_gateway_upstream_in_flight{model="hung",upstream="${silent.url}",healthy="false"} 0`);
+  });
+});
