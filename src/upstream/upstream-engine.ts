@@ -144,6 +144,7 @@ export class UpstreamEngine implements ModelEngine {
       throw controller.signal.reason instanceof Error && !signal.aborted ? controller.signal.reason : error;
     } finally {
       waiting.delete(controller);
+      if (waiting.size === 0 && this.waiting.get(upstream) === waiting) this.waiting.delete(upstream); // replicas come and go with DNS
     }
     const status = response.statusCode ?? 502;
     if (status >= 200 && status < 300) return response;
