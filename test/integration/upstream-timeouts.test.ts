@@ -24,7 +24,7 @@ describe("upstream timeouts", () => {
     replica = await startTestGateway({ engine: { slots: 1, ctxSize: 512 } }, SYNTHETIC_57M); // ~300 tok/s on one slot
     silent = await silentServer();
     front = await startTestGateway({
-      upstream: { connectTimeoutMs: 300, healthCheckIntervalMs: 250 },
+      upstream: { connectTimeoutMs: 500, healthCheckIntervalMs: 250 },
       models: [
         { id: "busy", upstreams: [{ url: replica.baseURL, model: "test-model" }] },
         { id: "hung", upstreams: [{ url: silent.url, weight: 1e6 }, { url: replica.baseURL, model: "test-model" }] },
@@ -38,14 +38,14 @@ describe("upstream timeouts", () => {
   });
 
   it("waits in a busy replica's queue longer than the connect timeout, and the replica stays healthy", async () => {
-    const body = { model: "busy", prompt: "Once upon a time", max_tokens: 200, ignore_eos: true };
+    const body = { model: "busy", prompt: "Once upon a time", max_tokens: 400, ignore_eos: true };
     const started = Date.now();
     const responses = await Promise.all([postJson(front.baseURL, "/completions", body), postJson(front.baseURL, "/completions", body)]);
     const elapsed = Date.now() - started;
     const answers = await Promise.all(responses.map((r) => jsonBody(r)));
     expect(responses.map((r) => r.status), JSON.stringify(answers)).toEqual([200, 200]);
-    expect(answers.map((a) => a.usage.completion_tokens)).toEqual([200, 200]);
-    expect(elapsed).toBeGreaterThan(2 * 300); // one of them waited for the other's 200 tokens, well past 300 ms
+    expect(answers.map((a) => a.usage.completion_tokens)).toEqual([400, 400]);
+    expect(elapsed).toBeGreaterThan(2 * 500); // one of them waited for the other's 400 tokens (~1.3 s), past 500 ms
     const metrics = await (await fetch(`${front.baseURL.replace(/\/v1$/, "")}/metrics`)).text();
     expect(metrics).toContain(`llm_gateway_upstream_in_flight{model="busy",upstream="${replica.baseURL}",healthy="true"} 0`);
   });
@@ -60,5 +60,20 @@ describe("upstream timeouts", () => {
     expect(Date.now() - started).toBeLessThan(10_000); // a health check's timeout, not the request's (600 s)
     const metrics = await (await fetch(`${front.baseURL.replace(/\/v1$/, "")}/metrics`)).text();
     expect(metrics).toContain(`llm_gateway_upstream_in_flight{model="hung",upstream="${silent.url}",healthy="false"} 0`);
+  });
+
+  it("gives up on a connection not up within the connect timeout (a TLS handshake that never completes)", async () => {
+    const tls = silent.url.replace("http:", "https:");
+    const lonely = await startTestGateway({ upstream: { connectTimeoutMs: 400, healthCheckIntervalMs: 60_000 }, models: [{ id: "tls", upstreams: [{ url: tls }] }] });
+    try {
+      const started = Date.now();
+      const response = await postJson(lonely.baseURL, "/completions", { model: "tls", prompt: "x", max_tokens: 2 });
+      const json = await jsonBody(response);
+      expect(response.status).toBe(503);
+      expect(json.error).toMatchObject({ code: "upstream_unavailable", message: expect.stringContaining("no connection within 400 ms") });
+      expect(Date.now() - started).toBeLessThan(5_000);
+    } finally {
+      await lonely.close();
+    }
   });
 });
