@@ -150,7 +150,9 @@ export class UpstreamEngine implements ModelEngine {
     if (status >= 200 && status < 300) return response;
     const text = await bodyText(response).catch(() => "");
     const error = (parseJson(text) as OpenAiChunk | undefined)?.error;
-    if (status >= 500) this.markDown(upstream, `HTTP ${status}`);
+    // A replica that is only full (another gateway's queue: 503 server_overloaded) is busy, not failing: the request
+    // moves on, and the replica keeps its place for the next ones (and its conversations' caches).
+    if (status >= 500 && !(status === 503 && error?.code === "server_overloaded")) this.markDown(upstream, `HTTP ${status}`);
     const retryAfter = Number(response.headers["retry-after-ms"]) || undefined;
     throw new ApiError(status, error?.message ?? `Upstream answered HTTP ${status}.`, error?.type ?? "server_error", error?.code ?? "upstream_error", error?.param ?? null, retryAfter);
   }

@@ -62,6 +62,29 @@ describe("upstream timeouts", () => {
     expect(metrics).toContain(`llm_gateway_upstream_in_flight{model="hung",upstream="${silent.url}",healthy="false"} 0`);
   });
 
+  it("moves a request off a replica whose queue is full without marking that replica unhealthy", async () => {
+    const full = await startTestGateway({ engine: { slots: 1, ctxSize: 512 }, queue: { maxRequests: 0 } }, SYNTHETIC_57M);
+    const pair = await startTestGateway({
+      upstream: { healthCheckIntervalMs: 60_000 },
+      models: [{ id: "pair", upstreams: [{ url: full.baseURL, model: "test-model", weight: 1e6 }, { url: replica.baseURL, model: "test-model" }] }],
+    });
+    try {
+      const controller = new AbortController();
+      const blocker = await postJson(full.baseURL, "/completions", { model: "test-model", prompt: "x", max_tokens: 400, ignore_eos: true, stream: true }, { signal: controller.signal });
+      expect(blocker.status).toBe(200); // its one slot is taken, and nothing may wait
+      const before = replica.models.all()[0]!.stats().generatedTokens;
+      const response = await postJson(pair.baseURL, "/completions", { model: "pair", prompt: "Once upon a time", max_tokens: 4 });
+      expect(response.status, JSON.stringify(await jsonBody(response.clone()))).toBe(200);
+      expect(replica.models.all()[0]!.stats().generatedTokens - before).toBe(4); // served by the other replica
+      controller.abort();
+      const metrics = await (await fetch(`${pair.baseURL.replace(/\/v1$/, "")}/metrics`)).text();
+      expect(metrics).toContain(`llm_gateway_upstream_in_flight{model="pair",upstream="${full.baseURL}",healthy="true"} 0`);
+    } finally {
+      await pair.close();
+      await full.close();
+    }
+  });
+
   it("gives up on a connection not up within the connect timeout (a TLS handshake that never completes)", async () => {
     const tls = silent.url.replace("http:", "https:");
     const lonely = await startTestGateway({ upstream: { connectTimeoutMs: 400, healthCheckIntervalMs: 60_000 }, models: [{ id: "tls", upstreams: [{ url: tls }] }] });
