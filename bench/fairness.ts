@@ -4,20 +4,18 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { PROJECT_ROOT } from "../src/engine/model-file.js";
 import { benchContext } from "./context.js";
 import { median, quantile, round } from "./stats.js";
 import { openStreamClient } from "./stream-client.js";
 import { startGatewayProcess } from "./targets/gateway.js";
+import { benchFlags } from "./cli.js";
 
-const { values } = parseArgs({
-  options: {
-    model: { type: "string", default: resolve(PROJECT_ROOT, "../shared/models/stories260K.gguf") },
-    seconds: { type: "string", default: "20" },
-    "max-tokens": { type: "string", default: "128" },
-    name: { type: "string", default: "fairness" },
-  },
+const values = benchFlags("npm run bench:fairness -- [--model path.gguf] [--seconds 20] [--max-tokens 128] [--name fairness]", {
+  model: { type: "string", default: resolve(PROJECT_ROOT, "../shared/models/stories260K.gguf") },
+  seconds: { type: "string", default: "20" },
+  "max-tokens": { type: "string", default: "128" },
+  name: { type: "string", default: "fairness" },
 });
 const seconds = Number(values.seconds);
 const maxTokens = Number(values["max-tokens"]);

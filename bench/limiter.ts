@@ -3,19 +3,17 @@
 // the Redis calls each request makes.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { parseArgs } from "node:util";
 import { Redis } from "ioredis";
 import { PROJECT_ROOT } from "../src/engine/model-file.js";
 import { median, round } from "./stats.js";
 import { startInstantServer } from "./targets/instant-server.js";
+import { benchFlags } from "./cli.js";
 
-const { values } = parseArgs({
-  options: {
-    concurrency: { type: "string", default: "8" },
-    seconds: { type: "string", default: "5" },
-    rounds: { type: "string", default: "3" },
-    "redis-url": { type: "string", default: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" },
-  },
+const values = benchFlags("npm run bench:limiter -- [--concurrency 8] [--seconds 5] [--rounds 3] [--redis-url redis://127.0.0.1:6379]", {
+  concurrency: { type: "string", default: "8" },
+  seconds: { type: "string", default: "5" },
+  rounds: { type: "string", default: "3" },
+  "redis-url": { type: "string", default: process.env.REDIS_URL ?? "redis://127.0.0.1:6379" },
 });
 const concurrency = Number(values.concurrency);
 const seconds = Number(values.seconds);

@@ -1,16 +1,14 @@
 // Gateway overhead without a model: the gateway's SSE and WebSocket paths over an instant engine against
 // a bare node:http SSE server writing the same chunks. Servers run in their own process; this one is the client.
-import { parseArgs } from "node:util";
 import { startInstantServer } from "./targets/instant-server.js";
 import { runLoad } from "./load-generator.js";
 import type { Transport } from "./stream-client.js";
+import { benchFlags } from "./cli.js";
 
-const { values } = parseArgs({
-  options: {
-    concurrency: { type: "string", default: "1,4,16" },
-    tokens: { type: "string", default: "2000" },
-    requests: { type: "string", default: "5" },
-  },
+const values = benchFlags("npm run bench:overhead -- [--concurrency 1,4,16] [--tokens 2000] [--requests 5]", {
+  concurrency: { type: "string", default: "1,4,16" },
+  tokens: { type: "string", default: "2000" },
+  requests: { type: "string", default: "5" },
 });
 
 const tokens = Number(values.tokens);

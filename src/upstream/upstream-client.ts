@@ -65,9 +65,8 @@ export class UpstreamClient {
         responded = true;
         resolve(response);
       });
-      request.once("close", () => clearTimeout(connectTimer));
+      request.once("close", () => clearTimeout(connectTimer)); // after an error too
       request.once("error", (error: NodeJS.ErrnoException) => {
-        clearTimeout(connectTimer);
         reject(pooled && request.reusedSocket && !responded && CLOSED_CONNECTION.has(error.code ?? "") ? new ReusedConnectionClosed(error) : error);
       });
       request.end(body);
