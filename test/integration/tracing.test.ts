@@ -3,6 +3,7 @@ import { once } from "node:events";
 import { Writable } from "node:stream";
 import pino from "pino";
 import OpenAI from "openai";
+import type { ChatCompletionCreateParamsStreaming } from "openai/resources/chat/completions";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { postJson, startTestGateway, SYNTHETIC_57M, waitForIdleSlots, type TestGateway } from "../helpers/gateway.js";
 import { TestSocket } from "../helpers/websocket.js";
@@ -111,7 +112,9 @@ describe("OpenTelemetry traces over OTLP/HTTP", () => {
     const traceId = hex(32);
     const parentId = hex(16);
     const client = new OpenAI({ baseURL: engine.baseURL, apiKey: KEY, maxRetries: 0, defaultHeaders: { traceparent: traceparent(traceId, parentId) } });
-    const stream = await client.chat.completions.create({ model: "test-model", messages: [{ role: "user", content: "Tell me a story" }], max_tokens: 8, temperature: 0.5, stream: true });
+    // ignore_eos: sampled at 0.5 without a seed, the random model may otherwise end early (finish "stop").
+    const params: ChatCompletionCreateParamsStreaming & { ignore_eos: boolean } = { model: "test-model", messages: [{ role: "user", content: "Tell me a story" }], max_tokens: 8, temperature: 0.5, ignore_eos: true, stream: true };
+    const stream = await client.chat.completions.create(params);
     let id = "";
     for await (const chunk of stream) id = chunk.id;
 
