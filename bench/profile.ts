@@ -8,7 +8,7 @@ import { monotonicUs, summarizeProfile, type ProfileSummary } from "./cpu-profil
 import { runLoad, warmUp, type LoadResult } from "./load-generator.js";
 import { round } from "./stats.js";
 import { startGatewayProcess } from "./targets/gateway.js";
-import { runInProcess } from "./targets/in-process.js";
+import { poolLikeTheGateway, runInProcess } from "./targets/in-process.js";
 import { workload } from "./workloads.js";
 import { benchFlags } from "./cli.js";
 
@@ -47,6 +47,7 @@ const requestsPerWorker = Number(values.requests);
 const maxTokens = Number(values["max-tokens"]);
 const transport = values.transport as "sse" | "ws";
 const modelId = basename(modelPath).replace(/\.gguf$/i, "");
+await poolLikeTheGateway({ contexts: streams, layout: "per-slot", threads: 1 });
 const profileDir = values["cpu-prof"] ? mkdtempSync(join(tmpdir(), "gateway-cpu-prof-")) : undefined;
 
 type Cores = Record<string, ProcessCpu & { total: number }>;

@@ -5,7 +5,7 @@ import { benchContext } from "./context.js";
 import { runLoad, warmUp, type LoadResult } from "./load-generator.js";
 import { markdownTable, svgChart, type BenchPoint } from "./report.js";
 import { startGatewayProcess } from "./targets/gateway.js";
-import { runInProcess } from "./targets/in-process.js";
+import { poolLikeTheGateway, runInProcess } from "./targets/in-process.js";
 import { workload, type WorkloadName } from "./workloads.js";
 import { benchFlags } from "./cli.js";
 
@@ -65,6 +65,7 @@ const threads = Number(values.threads);
 const ctxSize = Number(values["ctx-size"]);
 const maxSeconds = Number(values["max-seconds"]);
 const targets = values.targets.split(",").map((t) => t.trim());
+await poolLikeTheGateway({ contexts: layout === "batched" ? 1 : Math.max(...levels), layout, threads });
 
 async function measure(target: string, concurrency: number): Promise<LoadResult> {
   if (target === "in-process") {

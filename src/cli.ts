@@ -1,12 +1,11 @@
 #!/usr/bin/env node
-import { spawn } from "node:child_process";
 import { ConfigError, loadConfig } from "./config/load.js";
 import type { GatewayConfig } from "./config/schema.js";
 import { CONFIG_FLAG, MODEL_FLAG, SCALAR_SETTINGS } from "./config/settings.js";
 import { createLogger } from "./server/logger.js";
 import { startGateway } from "./server/start.js";
+import { relaunchedWithThreadpool, workerPoolSize } from "./engine/worker-pool.js";
 
-const DEFAULT_THREADPOOL = 4;
 const DUPLICATE_SIGNAL_MS = 250;
 
 function usage(): string {
@@ -16,25 +15,12 @@ function usage(): string {
   return `Usage: llm-gateway [flags]\n\n${flags.join("\n")}\n\nEnvironment only (secrets):\n${envOnly.join("\n")}\n\nEvery setting also has a config-file key: see config/default.yaml.`;
 }
 
-/**
- * Every context decodes on its own libuv pool thread, so the pool must hold one per context. Its size
- * is read once when the pool starts, which ES-module loading has already done, so a larger pool
- * needs a fresh process.
- */
-function needsLargerThreadpool(config: GatewayConfig): number | undefined {
-  if (config.engine.isolation === "process") return undefined; // each engine process sizes its own pool
-  const contexts = config.engine.slots * Math.max(1, config.models.length);
-  if (process.env.UV_THREADPOOL_SIZE || contexts <= DEFAULT_THREADPOOL) return undefined;
-  return contexts;
-}
-
-function relaunchWithThreadpool(size: number): void {
-  const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
-    stdio: "inherit",
-    env: { ...process.env, UV_THREADPOOL_SIZE: String(size) },
-  });
-  for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => child.kill(signal));
-  child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+/** In-process engines (isolation none) share this process's libuv pool, sized as an engine process sizes its own. */
+function threadpoolFor(config: GatewayConfig): number | undefined {
+  if (config.engine.isolation === "process" || process.env.UV_THREADPOOL_SIZE) return undefined; // each engine process sizes its own
+  const { engine } = config;
+  const models = Math.max(1, config.models.length);
+  return workerPoolSize({ contexts: (engine.layout === "batched" ? 1 : engine.slots) * models, layout: engine.layout, threads: engine.threads, configured: engine.workerThreads });
 }
 
 async function main(): Promise<void> {
@@ -53,8 +39,8 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const poolSize = needsLargerThreadpool(config);
-  if (poolSize) return relaunchWithThreadpool(poolSize);
+  const poolSize = threadpoolFor(config);
+  if (poolSize && relaunchedWithThreadpool(poolSize)) return;
 
   const logger = createLogger(config.log);
   let gateway;

@@ -172,6 +172,7 @@ export const ConfigSchema = Type.Object(
         threads: Integer(0, 0, "CPU threads per context; 0 = derived from the CPUs this process may use"),
         promptThreads: Integer(0, 0, "per-slot layout on CPU: threads a prompt batch may use, taken from cores no other slot is using; 0 = every available CPU, 1 = the context's own threads (off)"),
         streamInterval: Integer(1, 1, "answer tokens per streamed chunk after the first (vLLM's --stream-interval): 1 streams every token; N sends N at a time, fewer chunks and less CPU per token on a busy host, each token up to N - 1 tokens later", 256),
+        workerThreads: Integer(0, 0, "libuv pool threads of each engine process, where per-slot decodes and sampling run; 0 = as many decodes at once as the CPUs take at `threads` each (at most slots + 2; batched: slots + 2, at least 4)", 1024),
         workerNice: Integer(0, 0, "CPU: nice value of the engine's worker threads (decodes), so that its JS thread, which every token passes through, gets a core first; 0 = off (Linux only)", 19),
         batchSize: Integer(0, 0, "tokens per decode batch; 0 = node-llama-cpp's default"),
         batchStrategy: Type.Union([Type.Literal("fill"), Type.Literal("first-come")], {

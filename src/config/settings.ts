@@ -16,6 +16,7 @@ export const SCALAR_SETTINGS: readonly ScalarSetting[] = [
   { flag: "ctx-size", env: "GATEWAY_CTX_SIZE", path: ["engine", "ctxSize"], kind: "number", description: "context tokens per slot (default: the model's, at most 4096)" },
   { flag: "threads", env: "GATEWAY_THREADS", path: ["engine", "threads"], kind: "number", description: "CPU threads per context (default: derived from available CPUs)" },
   { flag: "stream-interval", env: "GATEWAY_STREAM_INTERVAL", path: ["engine", "streamInterval"], kind: "number", description: "answer tokens per streamed chunk after the first (default 1: every token)" },
+  { flag: "worker-threads", env: "GATEWAY_WORKER_THREADS", path: ["engine", "workerThreads"], kind: "number", description: "libuv pool threads per engine process: decodes running at once (0 = one per CPU at `threads` each)" },
   { flag: "worker-nice", env: "GATEWAY_WORKER_NICE", path: ["engine", "workerNice"], kind: "number", description: "CPU: nice value of the engine's decode threads, so its JS thread gets a core first (0 = off; Linux)" },
   { flag: "prompt-threads", env: "GATEWAY_PROMPT_THREADS", path: ["engine", "promptThreads"], kind: "number", description: "threads a prompt batch may take from idle cores (per-slot, CPU; default 0 = all, 1 = off)" },
   { flag: "gpu", env: "GATEWAY_GPU", path: ["engine", "gpu"], kind: "string", description: "auto|cuda|vulkan|metal|off (default auto)" },

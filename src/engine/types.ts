@@ -174,6 +174,8 @@ export interface ModelDescription {
   threads: number;
   /** Threads a prompt batch may use when no other slot is busy (per-slot layout on CPU; else = threads). */
   promptThreads?: number;
+  /** libuv pool threads of the process the engine runs in: per-slot decodes running at once (engine.workerThreads). */
+  workerThreads?: number;
   chatTemplate: string;
   created: number;
   /** Sampling defaults for requests that do not set them, from the model's config entry. */

@@ -27,7 +27,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       const d = engine.description;
       if (!model.holdsMemory) return void logger.info({ model: d.id, upstreams: d.path }, `serving ${d.id} through its upstreams: ${d.path}`);
       logger.info(
-        { model: d.id, path: d.path, gpu: d.gpu || "cpu", gpuDevices: d.gpuDevices, vram: d.vram, gpuLayers: d.gpuLayers, slots: d.slots, ctxSize: d.ctxSize, layout: d.layout, threads: d.threads, chatTemplate: d.chatTemplate, isolation: config.engine.isolation, loadMs: Math.round(seconds * 1000) },
+        { model: d.id, path: d.path, gpu: d.gpu || "cpu", gpuDevices: d.gpuDevices, vram: d.vram, gpuLayers: d.gpuLayers, slots: d.slots, ctxSize: d.ctxSize, layout: d.layout, threads: d.threads, workerThreads: d.workerThreads, chatTemplate: d.chatTemplate, isolation: config.engine.isolation, loadMs: Math.round(seconds * 1000) },
         `loaded ${d.id}: ${d.slots} slots (${d.layout}), ${d.threads} thread(s) per context, backend ${d.gpu || "cpu"}, ${d.gpuLayers} layers offloaded`,
       );
     },

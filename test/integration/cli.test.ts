@@ -3,6 +3,7 @@ import { once } from "node:events";
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../src/engine/model-file.js";
+import { workerPoolSize } from "../../src/engine/worker-pool.js";
 import { jsonBody, SYNTHETIC_57M } from "../helpers/gateway.js";
 import { childPids } from "../../bench/process-memory.js";
 
@@ -96,7 +97,10 @@ describe("the llm-gateway command", () => {
       const loaded = lines.find((line) => line.model !== undefined)!;
       expect(loaded).toMatchObject({ model: "stories260K", gpu: "cpu", gpuLayers: 0, slots: 6, layout: "per-slot", isolation: "none" });
       const serving = lines.at(-1)!;
-      expect(serving.uvThreadpool).toBe(6); // relaunched with a libuv pool that holds every context
+      // relaunched with the libuv pool an engine process of 6 slots gets: as many decodes at once as the CPUs take
+      const pool = workerPoolSize({ contexts: 6, layout: "auto", threads: 0, configured: 0 });
+      expect(serving.uvThreadpool).toBe(pool);
+      expect(loaded.workerThreads).toBe(pool);
       const models = await jsonBody(await fetch(`${serving.url}/models`));
       expect(models.data[0].id).toBe("stories260K");
       const exited = once(child, "exit");

@@ -13,7 +13,7 @@ function modelObject(engine: ModelEngine) {
     created: d.created,
     owned_by: "llm-gateway",
     // Extension fields, ignored by OpenAI clients.
-    meta: { ...managed, slots: d.slots, ctx_size: d.ctxSize, layout: d.layout, gpu: d.gpu, gpu_devices: d.gpuDevices, vram: d.vram, gpu_layers: d.gpuLayers, threads: d.threads, prompt_threads: d.promptThreads, chat_template: d.chatTemplate, sampling_defaults: samplingDefaults(d), pooling: d.pooling, ...(d.speculative ? { speculative: d.speculative } : {}) },
+    meta: { ...managed, slots: d.slots, ctx_size: d.ctxSize, layout: d.layout, gpu: d.gpu, gpu_devices: d.gpuDevices, vram: d.vram, gpu_layers: d.gpuLayers, threads: d.threads, prompt_threads: d.promptThreads, worker_threads: d.workerThreads, chat_template: d.chatTemplate, sampling_defaults: samplingDefaults(d), pooling: d.pooling, ...(d.speculative ? { speculative: d.speculative } : {}) },
   };
 }
 

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { ApiError } from "../../errors.js";
 import type { ChatRenderInput, Embeddings, RenderedChat, EngineStats, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine } from "../types.js";
 import { EventQueue } from "../event-queue.js";
+import { workerPoolSize } from "../worker-pool.js";
 import type { EngineSpec, FromEngine, ToEngine, WireError } from "./protocol.js";
 
 // Beside this file: engine-host.ts when running from source (through tsx), engine-host.js when built.
@@ -136,11 +137,11 @@ export class IsolatedEngine implements ModelEngine {
 
   private spawn(): void {
     const { engine } = this.spec.config;
-    const contexts = engine.layout === "batched" ? 1 : engine.slots;
+    const pool = workerPoolSize({ contexts: engine.layout === "batched" ? 1 : engine.slots, layout: engine.layout, threads: engine.threads, configured: engine.workerThreads });
     this.child = fork(HOST, [], {
       execArgv: [...inheritedExecArgv(), ...HOST_EXEC_ARGV],
-      // Each context decodes on a libuv pool thread of its own.
-      env: { ...process.env, UV_THREADPOOL_SIZE: String(Math.max(4, contexts + 2)) },
+      // Decodes run on the libuv pool: as many at once as the cores take (worker-pool.ts).
+      env: { ...process.env, UV_THREADPOOL_SIZE: String(pool) },
       // A process group of its own: Ctrl-C and `kill -- -PGID` reach the gateway only, which drains and then
       // closes its engines (engine-host.ts also ignores signals that reach it through a cgroup).
       detached: true,
