@@ -6,10 +6,12 @@ import { afterAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../src/engine/model-file.js";
 import { PromptRenderer } from "../../src/engine/prompt.js";
 import type { ChatMessage, ToolDefinition } from "../../src/engine/types.js";
-import { templateCorpus } from "../helpers/chat-templates.js";
+import { templateCorpus } from "./chat-templates.js";
 
 // Each template of llama.cpp's corpus, for a set of conversations, must come out of the gateway's renderer exactly
 // as a reference Jinja engine with Hugging Face's semantics renders it (@huggingface/jinja, node-llama-cpp's own).
+// The corpus is split into shards, one test file each, so that its two minutes of pure JS (node-llama-cpp's wrapper
+// resolution, ~2 s per template here) run on both cores.
 
 const BOS = "<s>";
 const EOS = "</s>";
@@ -94,11 +96,46 @@ function referenceAsIs(source: string, c: Case): string {
   return BOS + (text.startsWith(BOS) ? text.slice(BOS.length) : text);
 }
 
-const results: { template: string; rendering: string; passed: number; failed: string[]; skipped: string[] }[] = [];
+/** Shard `shard` (0-based) of `shards`: every `shards`-th template; shard 0 also holds the checks of single templates. */
+export function corpusSuite(shard: number, shards: number): void {
+  const results: { template: string; rendering: string; passed: number; failed: string[]; skipped: string[] }[] = [];
+  const corpus = templateCorpus();
+  const templates = corpus.filter((_, i) => i % shards === shard);
 
-describe("chat prompts equal each model's own template (llama.cpp's corpus)", () => {
-  const templates = templateCorpus();
+  describe(`chat prompts equal each model's own template (llama.cpp's corpus, part ${shard + 1} of ${shards})`, () => {
+    if (shard === 0) singleTemplateChecks(corpus);
 
+    it.each(templates.map((t) => [t.name, t.source]))("%s", (name, source) => {
+      const renderer = new PromptRenderer(modelWith(name, source));
+      const row = { template: name, rendering: renderer.templateName, passed: 0, failed: [] as string[], skipped: [] as string[] };
+      results.push(row);
+      for (const c of casesFor(source)) {
+        let expected: string;
+        try {
+          expected = reference(source, c);
+        } catch (error) {
+          row.skipped.push(`${c.name}: ${(error as Error).message.slice(0, 80)}`); // the reference engine cannot render it: reported, not hidden
+          continue;
+        }
+        const actual = renderer.promptText({ messages: c.messages, tools: c.tools, args: c.args });
+        if (actual === expected) row.passed++;
+        else row.failed.push(c.name);
+        expect(actual, `${name}, ${c.name}`).toBe(expected);
+      }
+    });
+
+    afterAll(() => {
+      const dir = resolve(PROJECT_ROOT, "test-results");
+      mkdirSync(dir, { recursive: true });
+      const lines = ["| template | rendered by | conversations equal | skipped (reference engine cannot render) |", "|---|---|---|---|"];
+      for (const r of results.sort((a, b) => a.template.localeCompare(b.template)))
+        lines.push(`| ${r.template} | ${r.rendering} | ${r.passed}${r.failed.length ? ` (failed: ${r.failed.join(", ")})` : ""} | ${r.skipped.join("; ").replaceAll("|", "\\|") || "–"} |`);
+      writeFileSync(join(dir, `chat-templates.${shard + 1}.md`), `${lines.join("\n")}\n`);
+    });
+  });
+}
+
+function singleTemplateChecks(templates: { name: string; source: string }[]): void {
   it("has the corpus", () => expect(templates.length).toBeGreaterThan(50));
 
   it("writes today's date where a template asks for it (Llama 3.1), not node-llama-cpp's fixed one", () => {
@@ -114,32 +151,4 @@ describe("chat prompts equal each model's own template (llama.cpp's corpus)", ()
     expect(renderer.promptText({ messages: [{ role: "user", content: "Hi" }], args: { reasoning_effort: "high" } })).toContain("Reasoning: high");
     expect(renderer.promptText({ messages: [{ role: "user", content: "Hi" }] })).toContain("Reasoning: medium");
   });
-
-  it.each(templates.map((t) => [t.name, t.source]))("%s", (name, source) => {
-    const renderer = new PromptRenderer(modelWith(name, source));
-    const row = { template: name, rendering: renderer.templateName, passed: 0, failed: [] as string[], skipped: [] as string[] };
-    results.push(row);
-    for (const c of casesFor(source)) {
-      let expected: string;
-      try {
-        expected = reference(source, c);
-      } catch (error) {
-        row.skipped.push(`${c.name}: ${(error as Error).message.slice(0, 80)}`); // the reference engine cannot render it: reported, not hidden
-        continue;
-      }
-      const actual = renderer.promptText({ messages: c.messages, tools: c.tools, args: c.args });
-      if (actual === expected) row.passed++;
-      else row.failed.push(c.name);
-      expect(actual, `${name}, ${c.name}`).toBe(expected);
-    }
-  });
-
-  afterAll(() => {
-    const dir = resolve(PROJECT_ROOT, "test-results");
-    mkdirSync(dir, { recursive: true });
-    const lines = ["| template | rendered by | conversations equal | skipped (reference engine cannot render) |", "|---|---|---|---|"];
-    for (const r of results.sort((a, b) => a.template.localeCompare(b.template)))
-      lines.push(`| ${r.template} | ${r.rendering} | ${r.passed}${r.failed.length ? ` (failed: ${r.failed.join(", ")})` : ""} | ${r.skipped.join("; ").replaceAll("|", "\\|") || "–"} |`);
-    writeFileSync(join(dir, "chat-templates.md"), `${lines.join("\n")}\n`);
-  });
-});
+}

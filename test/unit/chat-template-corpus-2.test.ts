@@ -1,0 +1,4 @@
+import { corpusSuite } from "../helpers/chat-template-corpus.js";
+
+// Part 2 of llama.cpp's template corpus (test/helpers/chat-template-corpus.ts): the parts run on separate cores.
+corpusSuite(1, 2);
