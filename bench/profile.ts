@@ -47,7 +47,7 @@ const requestsPerWorker = Number(values.requests);
 const maxTokens = Number(values["max-tokens"]);
 const transport = values.transport as "sse" | "ws";
 const modelId = basename(modelPath).replace(/\.gguf$/i, "");
-await poolLikeTheGateway({ contexts: streams, layout: "per-slot", threads: 1 });
+await poolLikeTheGateway({ layout: "per-slot", slots: streams, threads: 1 });
 const profileDir = values["cpu-prof"] ? mkdtempSync(join(tmpdir(), "gateway-cpu-prof-")) : undefined;
 
 type Cores = Record<string, ProcessCpu & { total: number }>;

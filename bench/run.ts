@@ -65,7 +65,7 @@ const threads = Number(values.threads);
 const ctxSize = Number(values["ctx-size"]);
 const maxSeconds = Number(values["max-seconds"]);
 const targets = values.targets.split(",").map((t) => t.trim());
-await poolLikeTheGateway({ contexts: layout === "batched" ? 1 : Math.max(...levels), layout, threads });
+await poolLikeTheGateway({ layout, slots: Math.max(...levels), threads });
 
 async function measure(target: string, concurrency: number): Promise<LoadResult> {
   if (target === "in-process") {

@@ -18,9 +18,7 @@ function usage(): string {
 /** In-process engines (isolation none) share this process's libuv pool, sized as an engine process sizes its own. */
 function threadpoolFor(config: GatewayConfig): number | undefined {
   if (config.engine.isolation === "process" || process.env.UV_THREADPOOL_SIZE) return undefined; // each engine process sizes its own
-  const { engine } = config;
-  const models = Math.max(1, config.models.length);
-  return workerPoolSize({ contexts: (engine.layout === "batched" ? 1 : engine.slots) * models, layout: engine.layout, threads: engine.threads, configured: engine.workerThreads });
+  return workerPoolSize(config.engine, Math.max(1, config.models.length));
 }
 
 async function main(): Promise<void> {

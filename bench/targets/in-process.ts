@@ -2,15 +2,15 @@ import { getLlama, type LlamaContextSequence, type Token } from "node-llama-cpp"
 import { median, quantile, round } from "../stats.js";
 import { fillerText } from "../workloads.js";
 import type { LoadResult } from "../load-generator.js";
-import { relaunchedWithThreadpool, workerPoolSize, type PoolDemand } from "../../src/engine/worker-pool.js";
+import { relaunchedWithThreadpool, workerPoolSize, type PoolSettings } from "../../src/engine/worker-pool.js";
 
 /**
  * node-llama-cpp driven in-process decodes on this process's libuv pool: a bench that runs it first runs itself
  * again, if needed, with the pool the gateway gives an engine process of the same shape (src/engine/worker-pool.ts),
  * which also measured best in-process. Call it before anything else; it never returns in the relaunching process.
  */
-export async function poolLikeTheGateway(demand: Omit<PoolDemand, "configured">): Promise<void> {
-  if (relaunchedWithThreadpool(workerPoolSize({ ...demand, configured: 0 }))) await new Promise(() => {});
+export async function poolLikeTheGateway(settings: Omit<PoolSettings, "workerThreads">): Promise<void> {
+  if (relaunchedWithThreadpool(workerPoolSize({ ...settings, workerThreads: 0 }))) await new Promise(() => {});
 }
 
 export interface InProcessOptions {

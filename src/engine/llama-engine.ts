@@ -3,7 +3,7 @@ import type { EngineConfig, GatewayConfig } from "../config/schema.js";
 import { ApiError, invalidRequest, timedOut } from "../errors.js";
 import { availableCpus, defaultThreadsPerContext } from "./cpu-budget.js";
 import { threadsByPhase } from "./prompt-threads.js";
-import { DEFAULT_THREADPOOL } from "./worker-pool.js";
+import { currentThreadpool } from "./worker-pool.js";
 import { lowerWorkerThreadPriority } from "./thread-priority.js";
 import { BatchFill, slotPriority } from "./batch-fill.js";
 import { generateOnSlot } from "./generation.js";
@@ -130,7 +130,7 @@ export class LlamaEngine implements ModelEngine {
       gpuLayers: model.gpuLayers,
       threads,
       promptThreads: prompts ? promptThreadsCap : threads,
-      workerThreads: Number(process.env.UV_THREADPOOL_SIZE) || DEFAULT_THREADPOOL,
+      workerThreads: currentThreadpool(),
       chatTemplate: renderer.templateName,
       modelSampling: ggufSamplingDefaults(model.fileInfo.metadata),
       pooling,

@@ -2,6 +2,7 @@ import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { GatewayConfig } from "../config/schema.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
+import { currentThreadpool } from "../engine/worker-pool.js";
 import { configuredModels } from "../router/configured-models.js";
 import type { ModelRegistry } from "../router/model-registry.js";
 import { buildApp } from "./app.js";
@@ -54,7 +55,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     await app.close();
     throw new Error(`no model could be loaded: ${configured.preload.map((m) => `${m.id}: ${m.failure}`).join("; ")}`);
   }
-  logger.info({ url, models: models.ids, uvThreadpool: Number(process.env.UV_THREADPOOL_SIZE) || 4 }, `serving ${models.ids.join(", ")} on ${url}`);
+  logger.info({ url, models: models.ids, uvThreadpool: currentThreadpool() }, `serving ${models.ids.join(", ")} on ${url}`);
 
   return {
     app,

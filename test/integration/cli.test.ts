@@ -98,7 +98,7 @@ describe("the llm-gateway command", () => {
       expect(loaded).toMatchObject({ model: "stories260K", gpu: "cpu", gpuLayers: 0, slots: 6, layout: "per-slot", isolation: "none" });
       const serving = lines.at(-1)!;
       // relaunched with the libuv pool an engine process of 6 slots gets: as many decodes at once as the CPUs take
-      const pool = workerPoolSize({ contexts: 6, layout: "auto", threads: 0, configured: 0 });
+      const pool = workerPoolSize({ slots: 6, layout: "auto", threads: 0, workerThreads: 0 });
       expect(serving.uvThreadpool).toBe(pool);
       expect(loaded.workerThreads).toBe(pool);
       const models = await jsonBody(await fetch(`${serving.url}/models`));

@@ -27,7 +27,7 @@ describe("engine worker pool", () => {
   });
 
   it("sizes each engine process's pool from the slots and the CPUs, and reports it", async () => {
-    const expected = workerPoolSize({ contexts: 8, layout: "auto", threads: 0, configured: 0 });
+    const expected = workerPoolSize({ slots: 8, layout: "auto", threads: 0, workerThreads: 0 });
     expect(await meta(auto)).toMatchObject({ worker_threads: expected, slots: 8 });
     expect(await meta(two)).toMatchObject({ worker_threads: 2, slots: 6 });
     const sizes = enginePids().map((pid) => engineEnv(pid).UV_THREADPOOL_SIZE).sort();

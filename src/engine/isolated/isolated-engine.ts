@@ -137,11 +137,10 @@ export class IsolatedEngine implements ModelEngine {
 
   private spawn(): void {
     const { engine } = this.spec.config;
-    const pool = workerPoolSize({ contexts: engine.layout === "batched" ? 1 : engine.slots, layout: engine.layout, threads: engine.threads, configured: engine.workerThreads });
     this.child = fork(HOST, [], {
       execArgv: [...inheritedExecArgv(), ...HOST_EXEC_ARGV],
       // Decodes run on the libuv pool: as many at once as the cores take (worker-pool.ts).
-      env: { ...process.env, UV_THREADPOOL_SIZE: String(pool) },
+      env: { ...process.env, UV_THREADPOOL_SIZE: String(workerPoolSize(engine)) },
       // A process group of its own: Ctrl-C and `kill -- -PGID` reach the gateway only, which drains and then
       // closes its engines (engine-host.ts also ignores signals that reach it through a cgroup).
       detached: true,
