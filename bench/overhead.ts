@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { startInstantServer } from "./targets/instant-server.js";
 import { runLoad } from "./load-generator.js";
-import { processCpu } from "./cpu-accounting.js";
+import { coresBetween, snapshot } from "./cpu-accounting.js";
 import type { Transport } from "./stream-client.js";
 import { benchFlags } from "./cli.js";
 
@@ -30,11 +30,9 @@ const rows: string[] = [
   "|---|---|---|---|---|---|---|",
 ];
 const ratios: string[] = [];
-const cpuSeconds = (pid: number) => {
-  const cpu = processCpu(pid);
-  return cpu ? cpu.js + cpu.threads : 0;
-};
+// Unreferenced, so they do not keep this process alive; killed when it exits, however it exits.
 const spinners = Array.from({ length: Number(values.busy) }, () => spawn(process.execPath, ["-e", "for (;;) {}"], { stdio: "ignore" }));
+for (const spinner of spinners) spinner.unref();
 process.once("exit", () => spinners.forEach((s) => s.kill("SIGKILL")));
 for (const concurrency of values.concurrency.split(",").map(Number)) {
   const rates: Record<string, number> = {};
@@ -43,11 +41,13 @@ for (const concurrency of values.concurrency.split(",").map(Number)) {
     try {
       const request = () => () => ({ path: "/completions" as const, body: { prompt: "x", max_tokens: tokens, stream: true } });
       await runLoad({ baseURL: server.url, model: "instant", transport, concurrency, requestsPerWorker: 1, maxSeconds: 60, requestFor: request });
-      const serverBefore = cpuSeconds(server.pid);
+      const before = snapshot({ server: server.pid });
+      const started = performance.now();
       const r = await runLoad({ baseURL: server.url, model: "instant", transport, concurrency, requestsPerWorker: Number(values.requests), maxSeconds: 60, requestFor: request });
-      const chunks = r.tokensPerSecond * r.wallSeconds;
-      const serverUs = ((cpuSeconds(server.pid) - serverBefore) * 1e6) / chunks;
-      const clientUs = (r.clientCores * r.wallSeconds * 1e6) / chunks;
+      const serverCores = coresBetween(before, snapshot({ server: server.pid }), (performance.now() - started) / 1000).server!.total;
+      // Cores divided by chunks per second: CPU seconds per chunk.
+      const serverUs = (serverCores / r.tokensPerSecond) * 1e6;
+      const clientUs = (r.clientCores / r.tokensPerSecond) * 1e6;
       rates[kind] = r.tokensPerSecond;
       rows.push(`| ${concurrency} | ${kind} | ${r.tokensPerSecond} | ${r.e2eMs.p50} | ${(r.e2eMs.p50 / tokens).toFixed(4)} | ${serverUs.toFixed(1)} | ${clientUs.toFixed(1)} |`);
       process.stderr.write(`${kind} × ${concurrency}: ${r.tokensPerSecond} chunks/s, server ${serverUs.toFixed(1)} µs/chunk, client ${clientUs.toFixed(1)} µs/chunk\n`);
@@ -57,6 +57,5 @@ for (const concurrency of values.concurrency.split(",").map(Number)) {
   }
   ratios.push(`| ${concurrency} | ${(rates.gateway! / rates.bare!).toFixed(2)} | ${(rates["gateway-ws"]! / rates.bare!).toFixed(2)} |`);
 }
-for (const spinner of spinners) spinner.kill("SIGKILL");
 const pace = paceMs > 0 ? `a token every ${paceMs} ms per stream` : "as fast as the server writes";
 console.log([`pace: ${pace}; ${spinners.length} busy process(es) beside`, "", ...rows, "", "| streams | gateway SSE / bare | gateway WebSocket / bare |", "|---|---|---|", ...ratios].join("\n"));
