@@ -1,4 +1,5 @@
 import type { ApiKeys } from "../auth/api-keys.js";
+import type { GatewayConfig } from "../config/schema.js";
 import type { RateLimiter } from "../ratelimit/rate-limiter.js";
 import type { ModelRegistry } from "../router/model-registry.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
@@ -7,7 +8,7 @@ import type { Lifecycle } from "../server/lifecycle.js";
 /** What every API route gets from the app: the models, the request limits from config, who may call and how much. */
 export interface ApiContext {
   models: ModelRegistry;
-  limits: { maxTokens: number; maxChoices: number; maxTopLogprobs: number; sseKeepAliveMs: number };
+  limits: Omit<GatewayConfig["request"], "timeoutMs"> & { sseKeepAliveMs: number };
   keys: ApiKeys;
   limiter: RateLimiter;
   metrics: GatewayMetrics;

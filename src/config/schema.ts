@@ -51,6 +51,13 @@ export const ConfigSchema = Type.Object(
         discardLimitBytes: Integer(0, 64 * 1024 * 1024, "a too-large body up to this size is read and thrown away before the 413, so clients that write the whole body first read the 413; a larger one gets the 413 and a closed connection"),
         discardTimeoutMs: Integer(1, 10_000, "longest time spent reading a too-large body before the 413"),
         sseKeepAliveMs: Integer(100, 10_000, "send an SSE comment when a stream was silent this long (prompt evaluation)"),
+        requestTimeoutMs: Integer(0, 60_000, "a request whose headers and body have not all arrived by then is answered 408 and its connection closed (slow-body attacks); 0 = none"),
+        headersTimeoutMs: Integer(0, 15_000, "a connection whose request headers have not all arrived by then is closed; 0 = none"),
+        maxConnections: Integer(0, 4_096, "open client connections at most; more are refused at once; 0 = no limit"),
+        allowedHosts: Type.String({
+          default: "",
+          description: "Host header values accepted (comma-separated, * matches any characters) besides loopback names; empty = any Host when listening beyond loopback or with API keys, loopback names only otherwise (against DNS rebinding)",
+        }),
       },
       { default: {}, additionalProperties: false },
     ),
@@ -145,7 +152,12 @@ export const ConfigSchema = Type.Object(
     request: Type.Object(
       {
         timeoutMs: Integer(1, 600_000, "a generation running longer than this is stopped and its slot freed"),
-        maxTokens: Integer(1, 4096, "largest max_tokens a request may ask for; also the cap when it asks for none"),
+        maxTokens: Integer(0, 0, "cap on generated tokens per answer: a larger max_tokens (or none) is lowered to it, with an x-max-tokens-clamped header; 0 = no cap but the context left (as llama-server)"),
+        maxJsonDepth: Integer(2, 64, "deepest nesting of objects and arrays a request body may have (schemas, chat_template_kwargs, tool parameters); deeper is a 400 before any work", 10_000),
+        maxMessages: Integer(1, 4096, "messages (chat, Messages API) or input items (Responses, its stored history included) one request may carry; more is a 400 before the prompt is rendered"),
+        maxGrammarDepth: Integer(1, 256, "deepest nesting of groups in a GBNF grammar ((, [ and { inside each other); deeper is a 400 (llama.cpp's grammar parser recurses per level)", 1_000),
+        maxTokenizeChars: Integer(1, 1_048_576, "longest text /tokenize takes (characters); longer is a 413"),
+        maxEmbeddingTokens: Integer(1, 65_536, "tokens one /v1/embeddings request may embed across its inputs; more is a 400"),
         maxChoices: Integer(1, 8, "largest n (choices per request); each choice takes a slot of its own"),
         maxTopLogprobs: Integer(0, 20, "largest top_logprobs (chat) / logprobs (completions) a request may ask for"),
       },
@@ -175,6 +187,7 @@ export const ConfigSchema = Type.Object(
         workerThreads: Integer(0, 0, "libuv pool threads of each engine process, where per-slot decodes and sampling run; 0 = as many decodes at once as the CPUs take at `threads` each (at most slots + 2; batched: slots + 2, at least 4)", 1024),
         workerNice: Integer(0, 0, "CPU: nice value of the engine's worker threads (decodes), so that its JS thread, which every token passes through, gets a core first; 0 = off (Linux only)", 19),
         batchSize: Integer(0, 0, "tokens per decode batch; 0 = node-llama-cpp's default"),
+        prefillChunkMs: Integer(10, 250, "a long prompt is evaluated in chunks of about this many milliseconds (sized from the slot's measured prompt rate, at most one batch), and a cancelled, timed-out or shut-down request stops between chunks: the longest it keeps its slot"),
         batchStrategy: Type.Union([Type.Literal("fill"), Type.Literal("first-come")], {
           default: "fill",
           description: "batched layout: fill waits (a few microtask turns at most) for every active slot's token and decodes them together; first-come is node-llama-cpp's own",

@@ -4,6 +4,7 @@ import { tokenBiasFor } from "./token-bias.js";
 import type { RenderedPrompt } from "./prompt.js";
 import type { Slot } from "./slot.js";
 import { draftCounts } from "./speculative.js";
+import { prefill } from "./prefill.js";
 import type { FinishReason, GenerationEvent, GenerationRequest, SamplingParams, TokenLogprob } from "./types.js";
 
 export const PENALTY_WINDOW = 64; // llama.cpp's default penalty_last_n
@@ -47,9 +48,12 @@ export async function* generateOnSlot(job: SlotGeneration): AsyncGenerator<Gener
   // A token predictor (speculative decoding) drafts from the prompt or from a draft model; its counters are per sequence.
   slot.sequence.tokenPredictor?.updateInputTokens?.(promptTokens as Token[]);
   const draftsBefore = draftCounts(slot.sequence);
+  // A long prompt goes in chunks, the signal looked at between them; the last chunk goes with the first decode.
+  const tail = await prefill(slot.sequence, slot.pacer, promptTokens.slice(reused), { signal, evaluationPriority: job.evaluationPriority });
+  if (signal.aborted) return;
   const evaluation: AsyncGenerator<Token | { token: Token; probabilities: Map<Token, number> }, void> = logprobs
-    ? slot.sequence.evaluateWithMetadata(promptTokens.slice(reused), { probabilities: true }, options)
-    : slot.sequence.evaluate(promptTokens.slice(reused), options);
+    ? slot.sequence.evaluateWithMetadata(tail, { probabilities: true }, options)
+    : slot.sequence.evaluate(tail, options);
   const pendingLogprobs: TokenLogprob[] = [];
 
   let completionTokens = 0;

@@ -50,6 +50,8 @@ export class LlamaEngine implements ModelEngine {
     private readonly batchFill: BatchFill | undefined,
     private readonly promptCache: PromptCache | undefined,
     private readonly pooling: PoolingChoice,
+    /** request.maxEmbeddingTokens: tokens one embeddings request may take across its inputs. */
+    private readonly embeddingTokenLimit: number,
     private readonly speculation?: Speculation,
   ) {
     this.grammars = new GrammarCache(model.llama);
@@ -107,7 +109,7 @@ export class LlamaEngine implements ModelEngine {
         const tokenPredictor = speculation.predictor();
         return context.getSequence(tokenPredictor ? { tokenPredictor } : {});
       }),
-    ).map((sequence, index) => new Slot(index, sequence, engine.prefixCache));
+    ).map((sequence, index) => new Slot(index, sequence, engine.prefixCache, engine.prefillChunkMs));
     const scheduler = new SlotScheduler(slots, config.queue, engine.slotReuseThreshold);
     // Per-slot contexts on CPU: a prompt batch takes the cores that no other slot is using (at most promptThreads).
     const cpus = availableCpus();
@@ -138,7 +140,7 @@ export class LlamaEngine implements ModelEngine {
       created: Math.floor(Date.now() / 1000),
     };
     const promptCache = engine.prefixCache && engine.promptCacheMiB > 0 ? new PromptCache(engine.promptCacheMiB * 2 ** 20, engine.promptCacheEntries) : undefined;
-    return new LlamaEngine(description, model, contexts, slots, scheduler, renderer, config.request.timeoutMs, engine.streamInterval, engine.reasoning, batchFill, promptCache, pooling, speculation);
+    return new LlamaEngine(description, model, contexts, slots, scheduler, renderer, config.request.timeoutMs, engine.streamInterval, engine.reasoning, batchFill, promptCache, pooling, config.request.maxEmbeddingTokens, speculation);
   }
 
   async start(request: GenerationRequest, clientSignal: AbortSignal): Promise<Generation> {
@@ -165,21 +167,22 @@ export class LlamaEngine implements ModelEngine {
     const slot = await this.scheduler.acquire(prompt.tokens, clientSignal, { tenant: request.tenant?.name ?? ANONYMOUS_TICKET.tenant, weight: request.tenant?.weight ?? 1, priority: request.priority ?? 0 });
     if (slot.reusesPrefixes) this.sharing.announce(request.share);
     const queueWaitMs = performance.now() - queuedAt;
+    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
+    const signal = AbortSignal.any([clientSignal, timeout]);
     let cached: number;
     let reused: number;
     try {
       await this.promptCache?.prepare(slot, prompt.tokens);
       cached = await slot.keepSharedPrefix(prompt.tokens);
-      reused = slot.reusesPrefixes ? await this.sharing.prepare(request.share, slot, prompt.tokens, cached) : cached;
+      reused = slot.reusesPrefixes ? await this.sharing.prepare(request.share, slot, prompt.tokens, cached, signal) : cached;
       // A follower's prompt came from the first choice's state: cached for it, not evaluated.
       if (request.share && request.share.index > 0) cached = reused;
+      clientSignal.throwIfAborted();
     } catch (error) {
       if (request.share?.index === 0) this.sharing.forget(request.share.group);
       this.scheduler.release(slot);
       throw error;
     }
-    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
-    const signal = AbortSignal.any([clientSignal, timeout]);
     const generation = { promptTokens: prompt.tokens.length, cachedTokens: cached, slot: slot.index, queueWaitMs };
     let started = false;
     let released = false;
@@ -231,21 +234,31 @@ export class LlamaEngine implements ModelEngine {
     return separateReasoning(events, new ReasoningSplitter(markers, prompt.opensInThought));
   }
 
-  /** Raw (unnormalized) embeddings from a context of their own, made on first use; one input at a time (a context evaluates one sequence here). */
-  async embed(inputs: string[]): Promise<Embeddings> {
+  /**
+   * Raw (unnormalized) embeddings from a context of their own, made on first use. Inputs take turns one at a
+   * time with other requests' inputs (one request's 2,048 inputs do not hold up another's one), and a request
+   * whose signal aborts stops before its next input.
+   */
+  async embed(inputs: string[], signal?: AbortSignal): Promise<Embeddings> {
+    const { ctxSize } = this.description;
+    const tokenized = inputs.map((input, index) => {
+      const tokens = this.model.tokenize(input);
+      if (tokens.length > ctxSize) throw invalidRequest(`Input ${index} has ${tokens.length} tokens; this model embeds at most ${ctxSize}.`, "input", "context_length_exceeded");
+      return tokens;
+    });
+    const promptTokens = tokenized.reduce((sum, tokens) => sum + tokens.length, 0);
+    if (promptTokens > this.embeddingTokenLimit)
+      throw invalidRequest(`The inputs have ${promptTokens} tokens together; one request may embed at most ${this.embeddingTokenLimit} (request.maxEmbeddingTokens).`, "input", "too_many_tokens");
+    const vectors: number[][] = [];
+    for (const tokens of tokenized) vectors.push(await this.embedInTurn(tokens, signal));
+    return { vectors, promptTokens };
+  }
+
+  private embedInTurn(tokens: Token[], signal: AbortSignal | undefined): Promise<number[]> {
     const run = this.embeddingQueue.then(async () => {
+      signal?.throwIfAborted();
       this.embedder ??= Embedder.create(this.model, this.pooling, { contextSize: this.description.ctxSize, threads: this.description.threads || 1 });
-      const embedder = await this.embedder;
-      const vectors: number[][] = [];
-      let promptTokens = 0;
-      for (const [index, input] of inputs.entries()) {
-        const tokens = this.model.tokenize(input);
-        if (tokens.length > this.description.ctxSize)
-          throw invalidRequest(`Input ${index} has ${tokens.length} tokens; this model embeds at most ${this.description.ctxSize}.`, "input", "context_length_exceeded");
-        promptTokens += tokens.length;
-        vectors.push(await embedder.embed(tokens));
-      }
-      return { vectors, promptTokens };
+      return (await this.embedder).embed(tokens);
     });
     this.embeddingQueue = run.catch(() => {});
     return run;

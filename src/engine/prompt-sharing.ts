@@ -2,6 +2,7 @@ import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Token } from "node-llama-cpp";
+import { prefill } from "./prefill.js";
 import type { Slot } from "./slot.js";
 
 // n > 1 choices of one prompt: the first choice's slot evaluates the prompt once, saves that sequence's KV
@@ -44,11 +45,11 @@ export class PromptSharing {
    * Returns how many prompt tokens the slot now holds (the caller evaluates the rest): for the first choice
    * its prompt less the last token, for a follower the same, loaded from the first choice's state.
    */
-  async prepare(share: ShareRequest | undefined, slot: Slot, tokens: readonly Token[], reused: number): Promise<number> {
+  async prepare(share: ShareRequest | undefined, slot: Slot, tokens: readonly Token[], reused: number, signal: AbortSignal): Promise<number> {
     const shared = share && share.size > 1 ? this.groups.get(share.group) : undefined;
     if (!share || !shared) return reused;
     const end = tokens.length - 1; // the last prompt token is evaluated with the generation: its logits pick the first answer token
-    if (share.index === 0) return this.lead(share.group, shared, slot, tokens, reused, end);
+    if (share.index === 0) return this.lead(share.group, shared, slot, tokens, reused, end, signal);
     const path = await shared.state;
     try {
       if (!path || reused >= end) return reused;
@@ -62,7 +63,7 @@ export class PromptSharing {
     }
   }
 
-  private async lead(group: string, shared: SharedPrompt, slot: Slot, tokens: readonly Token[], reused: number, end: number): Promise<number> {
+  private async lead(group: string, shared: SharedPrompt, slot: Slot, tokens: readonly Token[], reused: number, end: number, signal: AbortSignal): Promise<number> {
     if (end < MIN_SHARED_TOKENS) {
       shared.publish(undefined);
       return reused;
@@ -71,7 +72,12 @@ export class PromptSharing {
     shared.path = path;
     try {
       // A prompt the leader's slot already held is shared too: the followers' slots may not hold it.
-      if (reused < end) await slot.sequence.evaluateWithoutGeneratingNewTokens(tokens.slice(reused, end) as Token[]);
+      const left = await prefill(slot.sequence, slot.pacer, tokens.slice(reused, end), { signal, all: true });
+      if (left.length > 0) {
+        // Cancelled between chunks: the followers evaluate on their own (if they still run at all).
+        this.forget(group);
+        return end - left.length;
+      }
       await slot.sequence.saveStateToFile(path);
       shared.publish(path);
       return end;

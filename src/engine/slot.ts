@@ -1,17 +1,24 @@
 import type { LlamaContextSequence, Token } from "node-llama-cpp";
+import { PrefillPacer } from "./prefill.js";
 import type { PrefixCache } from "./slot-scheduler.js";
 
 /** One KV-cache slot: a context sequence that keeps its tokens between requests for prefix reuse. */
 export class Slot implements PrefixCache {
   /** Tokens this slot has generated since it was created. */
   generatedTokens = 0;
+  /** Sizes this slot's prompt chunks from its measured prompt rate (prefill.ts). */
+  readonly pacer: PrefillPacer;
 
   constructor(
     readonly index: number,
     readonly sequence: LlamaContextSequence,
     /** engine.prefixCache: off makes every request evaluate its whole prompt (for comparisons). */
     readonly reusesPrefixes = true,
-  ) {}
+    /** engine.prefillChunkMs: the longest one prompt chunk should take. */
+    prefillChunkMs = 250,
+  ) {
+    this.pacer = new PrefillPacer(prefillChunkMs, sequence.context.batchSize);
+  }
 
   get contextSize(): number {
     return this.sequence.contextSize;

@@ -200,9 +200,9 @@ export interface ModelEngine {
   /** `preceding`: the tokens before these, so a piece keeps the space it has inside a text. */
   detokenize?(tokens: number[], preceding?: number[]): Promise<string>;
   /** A conversation as the engine renders it: the prompt text (BOS included as text) and its tokens. Absent without a local vocabulary. */
-  renderChat?(input: ChatRenderInput): Promise<RenderedChat>;
-  /** One vector per input, and the tokens they took. Absent for engines that cannot embed. */
-  embed?(inputs: string[]): Promise<Embeddings>;
+  renderChat?(input: ChatRenderInput, signal?: AbortSignal): Promise<RenderedChat>;
+  /** One vector per input, and the tokens they took; stops between inputs once `signal` aborts. Absent for engines that cannot embed. */
+  embed?(inputs: string[], signal?: AbortSignal): Promise<Embeddings>;
   stats(): EngineStats;
   /** The gateway is shutting down: an engine process that stops from now on is not started again. */
   stopRestarts?(): void;

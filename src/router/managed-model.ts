@@ -103,12 +103,12 @@ export class ManagedModel implements ModelEngine {
     return (await this.vocabulary("detokenize")).detokenize!(tokens, preceding);
   }
 
-  async renderChat(input: ChatRenderInput): Promise<RenderedChat> {
-    return (await this.vocabulary("apply-template")).renderChat!(input);
+  async renderChat(input: ChatRenderInput, signal?: AbortSignal): Promise<RenderedChat> {
+    return (await this.vocabulary("apply-template")).renderChat!(input, signal);
   }
 
-  async embed(inputs: string[]): Promise<Embeddings> {
-    return (await this.vocabulary("v1/embeddings")).embed!(inputs);
+  async embed(inputs: string[], signal?: AbortSignal): Promise<Embeddings> {
+    return (await this.vocabulary("v1/embeddings")).embed!(inputs, signal);
   }
 
   private async vocabulary(what: string): Promise<ModelEngine> {

@@ -66,7 +66,7 @@ export async function buildApp({ config, models, logger }: AppOptions): Promise<
   logRequests(app, metrics, config.log.content, tracing);
   app.addHook("onClose", () => limiter.close());
   await limiter.ready(REDIS_CONNECT_WAIT_MS);
-  app.setValidatorCompiler(({ schema }) => compileBodyValidator(schema));
+  app.setValidatorCompiler(({ schema }) => compileBodyValidator(schema, config.request.maxJsonDepth));
   installErrorHandling(app, config.http);
   const origins = new OriginPolicy(config.http.corsOrigins);
   await allowCrossOrigin(app, origins);
@@ -76,7 +76,7 @@ export async function buildApp({ config, models, logger }: AppOptions): Promise<
   });
   const context: ApiContext = {
     models,
-    limits: { maxTokens: config.request.maxTokens, maxChoices: config.request.maxChoices, maxTopLogprobs: config.request.maxTopLogprobs, sseKeepAliveMs: config.http.sseKeepAliveMs },
+    limits: { ...config.request, sseKeepAliveMs: config.http.sseKeepAliveMs },
     keys,
     limiter: limiter.limiter,
     metrics,

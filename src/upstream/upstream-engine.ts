@@ -111,7 +111,7 @@ export class UpstreamEngine implements ModelEngine {
         ? { messages: request.prompt.messages.map(toOpenAiMessage), ...(request.prompt.templateArgs ? { chat_template_kwargs: request.prompt.templateArgs } : {}) }
         : { prompt: request.prompt.text }),
       ...(request.tools ? toOpenAiTools(request.tools) : {}),
-      max_tokens: request.maxTokens,
+      ...(request.maxTokens < Number.MAX_SAFE_INTEGER ? { max_tokens: request.maxTokens } : {}), // none: the replica's own rule
       temperature: request.sampling.temperature,
       top_p: request.sampling.topP,
       presence_penalty: request.sampling.presencePenalty,

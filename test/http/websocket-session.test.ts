@@ -44,8 +44,8 @@ function session(engine: ScriptedEngine, stallTimeoutMs: number) {
   const config = validateConfig({ ws: { maxBufferedBytes: 1024, stallTimeoutMs, pingIntervalMs: 60_000 } });
   new SocketSession(
     socket as unknown as WebSocket,
-    socketEndpoints([completionsEndpoint] as GenerationEndpoint[]),
-    { models: registry, limits: { maxTokens: 100, maxChoices: 4, maxTopLogprobs: 5, sseKeepAliveMs: 10_000 }, keys: ApiKeys.fromConfig(config), limiter: createLimiter(config, log).limiter, metrics: new GatewayMetrics(registry, () => "memory"), lifecycle: new Lifecycle(), logContent: false },
+    socketEndpoints([completionsEndpoint] as GenerationEndpoint[], 64),
+    { models: registry, limits: { ...config.request, maxTokens: 100, maxChoices: 4, maxTopLogprobs: 5, sseKeepAliveMs: 10_000 }, keys: ApiKeys.fromConfig(config), limiter: createLimiter(config, log).limiter, metrics: new GatewayMetrics(registry, () => "memory"), lifecycle: new Lifecycle(), logContent: false },
     config.ws,
     { name: ANONYMOUS, limits: { rpm: 0, tpm: 0, maxConcurrent: 0 }, weight: 1 },
     log,

@@ -41,12 +41,19 @@ describe("bad input against a real model", () => {
     ["too many stop sequences", () => chat({ stop: ["a", "b", "c", "d", "e"] }), { param: "stop" }],
     ["n above request.maxChoices", () => chat({ n: 9 }), { param: "n" }],
     ["max_tokens of zero", () => chat({ max_tokens: 0 }), { param: "max_tokens" }],
-    ["max_tokens over the server's limit", () => chat({ max_tokens: 5000 }), { param: "max_tokens", code: "invalid_value" }],
-    ["max_completion_tokens over the server's limit", () => chat({ max_completion_tokens: 5000 }), { param: "max_completion_tokens" }],
     ["stream of the wrong type", () => chat({ stream: "yes" }), { param: "stream" }],
     ["a prompt longer than the context", () => postJson(gw.baseURL, "/completions", { model: gw.model, prompt: "once upon a time ".repeat(300) }), { code: "context_length_exceeded", param: "prompt" }],
   ])("answers %s with 400", async (_name, send, fields) => {
     await expectError(await send(), 400, { type: "invalid_request_error", ...fields });
+  });
+
+  it("lowers a max_tokens over the server's cap to the cap and says so (as llama-server; not a 400)", async () => {
+    for (const field of ["max_tokens", "max_completion_tokens"]) {
+      const response = await chat({ [field]: 5000, stop: ["."] });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("x-max-tokens-clamped")).toBe("1000");
+    }
+    expect((await chat({ max_tokens: 4 })).headers.get("x-max-tokens-clamped")).toBeNull();
   });
 
   it("answers an unknown model with 404 model_not_found naming the known ones", async () => {

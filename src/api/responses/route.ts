@@ -24,8 +24,6 @@ export function responsesEndpoint(store: ResponseStore): GenerationEndpoint<Resp
     },
     toSamplingBody,
     toOptions: (request, limits) => {
-      if (request.max_output_tokens != null && request.max_output_tokens > limits.maxTokens)
-        throw invalidRequest(`'max_output_tokens' is too large: ${request.max_output_tokens}. This server allows at most ${limits.maxTokens}.`, "max_output_tokens", "invalid_value");
       const tools = toToolUse(request);
       const logprobs = request.top_logprobs != null || request.include?.includes(LOGPROBS_INCLUDE);
       return { ...(tools ? { tools } : {}), ...(logprobs ? logprobsOption(request.top_logprobs ?? 0, "top_logprobs", limits) : {}) };

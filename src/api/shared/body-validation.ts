@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject } from "ajv";
 import type { TSchema } from "typebox";
 import { invalidRequest, type ApiError } from "../../errors.js";
+import { tooDeep } from "./request-limits.js";
 
 // One validator for request bodies, whether they come over HTTP or inside a WebSocket message, so
 // both transports accept and reject exactly the same bodies with the same errors.
@@ -8,8 +9,20 @@ const ajv = new Ajv({ coerceTypes: false, useDefaults: true, removeAdditional: f
 
 export type BodyValidator = ((body: unknown) => boolean) & { errors?: ErrorObject[] | null };
 
-export function compileBodyValidator(schema: TSchema | object): BodyValidator {
-  return ajv.compile(schema);
+/** `maxDepth`: a body nested deeper fails before the schema is applied (request.maxJsonDepth). */
+export function compileBodyValidator(schema: TSchema | object, maxDepth: number): BodyValidator {
+  const validate = ajv.compile(schema);
+  const checked: BodyValidator = (body) => {
+    const field = tooDeep(body, maxDepth);
+    if (field !== undefined) {
+      checked.errors = [{ instancePath: `/${field}`, params: {}, message: `nests objects and arrays more than ${maxDepth} levels deep (request.maxJsonDepth)`, keyword: "maxDepth", schemaPath: "" }];
+      return false;
+    }
+    const valid = validate(body);
+    checked.errors = validate.errors;
+    return valid;
+  };
+  return checked;
 }
 
 /** OpenAI's 400 for the first schema violation, with `param` in its style: messages[0].role. */

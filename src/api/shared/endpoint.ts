@@ -12,6 +12,9 @@ import type { ApiContext } from "../context.js";
 import { samplingDefaults, toGenerationRequest, type SamplingBody } from "./sampling.js";
 import type { AnswerEvent, ResponseShape } from "./response-shape.js";
 import { mergeChoices } from "./choices.js";
+import { checkMessageCount, checkTemplateArgs } from "./request-limits.js";
+
+const UNKNOWN_CONTEXT_RESERVE = 4_096;
 
 /** What every generation body has: the model, and whether to stream. */
 export interface GenerationBody {
@@ -55,6 +58,8 @@ export interface PreparedGeneration {
   choices: number;
   shape: ResponseShape;
   includeUsage: boolean;
+  /** Response headers about how the request was taken (x-max-tokens-clamped). */
+  headers: Record<string, string>;
 }
 
 /** From a validated body to what the engine and the writers need; throws ApiError (404, 400). */
@@ -74,8 +79,17 @@ export async function prepareGeneration<Body extends GenerationBody, Request ext
   const options = endpoint.toOptions(body, limits);
   if (options.logprobs && options.tools?.choice.mode === "auto")
     throw invalidRequest("'logprobs' with tool_choice 'auto' is not supported: the model's own call syntax is parsed apart from its tokens. Use tool_choice 'required' or a named function.", "logprobs");
-  const generation = { ...toGenerationRequest(sampling, endpoint.toPrompt(body), limits, samplingDefaults(engine.description)), ...options };
+  const prompt = endpoint.toPrompt(body);
+  if (prompt.kind === "chat") {
+    checkMessageCount(prompt.messages.length, limits.maxMessages, prompt.param ?? "messages");
+    checkTemplateArgs(prompt.templateArgs);
+  }
+  const generation = { ...toGenerationRequest(sampling, prompt, limits, samplingDefaults(engine.description)), ...options };
   if (options.tools) generation.ignoreEos = false; // a call ends where its JSON ends
+  // No answer outgrows its context (the rate limiter reserves max_tokens); the engine stops at the context's end anyway.
+  const asked = sampling.max_completion_tokens ?? sampling.max_tokens;
+  if (engine.description.ctxSize > 0) generation.maxTokens = Math.min(generation.maxTokens, engine.description.ctxSize);
+  const headers: Record<string, string> = asked != null && asked > generation.maxTokens ? { "x-max-tokens-clamped": String(generation.maxTokens) } : {};
   const sessionId = session || sampling.user;
   if (sessionId) generation.session = sessionId;
   return {
@@ -85,6 +99,7 @@ export async function prepareGeneration<Body extends GenerationBody, Request ext
     choices,
     shape: endpoint.shapeFor(engine.description.id, generation.sampling.seed, body, caller), // the canonical id, also for an alias (OpenAI answers with the exact model too)
     includeUsage: sampling.stream_options?.include_usage === true,
+    headers,
   };
 }
 
@@ -105,7 +120,9 @@ export async function admitGeneration(prepared: PreparedGeneration, identity: Id
   if (record.span) generation.traceHeaders = record.span.propagationHeaders();
   generation.tenant = { name: identity.name, weight: identity.weight }; // whose turn it is when requests wait for a slot
   if (record.keepContent) record.prompt = generation.prompt;
-  return chargeLimits(identity, engine.description.id, estimatePromptTokens(generation.prompt) + prepared.choices * generation.maxTokens, context);
+  // An upstream model's context is unknown here: an answer without max_tokens is reserved as 4,096 tokens (settled to the real count).
+  const completion = Math.min(generation.maxTokens, engine.description.ctxSize || UNKNOWN_CONTEXT_RESERVE);
+  return chargeLimits(identity, engine.description.id, estimatePromptTokens(generation.prompt) + prepared.choices * completion, context);
 }
 
 /** Admits a request against the caller's limits (any endpoint that costs tokens); counts a 429 in the metrics. */

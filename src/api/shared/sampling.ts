@@ -1,4 +1,5 @@
 import { Type, type Static } from "typebox";
+import { checkGrammar } from "./request-limits.js";
 import { invalidRequest } from "../../errors.js";
 import { randomInt } from "node:crypto";
 import type { GenerationRequest, ModelDescription, OutputConstraint, PromptInput, SamplingDefaults } from "../../engine/types.js";
@@ -46,7 +47,9 @@ const SamplingObject = Type.Object(SamplingFields);
 export type SamplingBody = Static<typeof SamplingObject> & { max_completion_tokens?: number | null };
 
 export interface RequestLimits {
+  /** 0: no cap but the context. */
   maxTokens: number;
+  maxGrammarDepth: number;
 }
 
 /** OpenAI's defaults, and no truncation or penalty: what a request gets when neither it nor the model says otherwise. */
@@ -64,10 +67,10 @@ export function requestSeed(seed: number | null | undefined): number {
 
 /** Maps the shared OpenAI fields onto an engine request; where a field is absent, the model's defaults apply (see samplingDefaults). */
 export function toGenerationRequest(body: SamplingBody, prompt: PromptInput, limits: RequestLimits, defaults: Required<SamplingDefaults> = OPENAI_DEFAULTS): GenerationRequest {
-  const maxTokens = body.max_completion_tokens ?? body.max_tokens ?? limits.maxTokens;
-  const param = body.max_completion_tokens != null ? "max_completion_tokens" : "max_tokens";
-  if (maxTokens > limits.maxTokens) throw invalidRequest(`'${param}' is too large: ${maxTokens}. This server allows at most ${limits.maxTokens}.`, param, "invalid_value");
-  const constraint = outputConstraint(body);
+  // As llama-server: no max_tokens means until the context is full, and a cap lowers a larger one rather than refusing it.
+  const asked = body.max_completion_tokens ?? body.max_tokens ?? Number.MAX_SAFE_INTEGER;
+  const maxTokens = limits.maxTokens > 0 ? Math.min(asked, limits.maxTokens) : asked;
+  const constraint = outputConstraint(body, limits);
   return {
     prompt,
     maxTokens,
@@ -89,10 +92,13 @@ export function toGenerationRequest(body: SamplingBody, prompt: PromptInput, lim
   };
 }
 
-function outputConstraint(body: SamplingBody): OutputConstraint | undefined {
+function outputConstraint(body: SamplingBody, limits: RequestLimits): OutputConstraint | undefined {
   const format = body.response_format;
   if (body.grammar && format && format.type !== "text") throw invalidRequest("Use either 'grammar' or 'response_format', not both.", "grammar");
-  if (body.grammar) return { kind: "gbnf", grammar: body.grammar };
+  if (body.grammar) {
+    checkGrammar(body.grammar, limits.maxGrammarDepth);
+    return { kind: "gbnf", grammar: body.grammar };
+  }
   if (format?.type === "json_object") return { kind: "json" };
   if (format?.type === "json_schema") {
     const schema = (format.json_schema.schema ?? {}) as Record<string, unknown>;

@@ -25,7 +25,7 @@ export async function serveGeneration(reply: FastifyReply, options: ServeOptions
     if (!reply.raw.writableFinished) abort.abort(new Error("client closed the connection"));
   };
   reply.raw.on("close", onClose);
-  reply.headers(options.admission.headers);
+  reply.headers({ ...options.admission.headers, ...options.headers });
   try {
     let started;
     try {

@@ -17,7 +17,7 @@ export interface WebSocketRouteOptions extends ApiContext {
 
 /** GET /v1/ws: multiplexed streaming generations of every endpoint over one socket (needs @fastify/websocket). */
 export const webSocketRoute: FastifyPluginAsync<WebSocketRouteOptions> = async (app, { ws, origins, endpoints: served, tracing, ...context }) => {
-  const endpoints = socketEndpoints(served);
+  const endpoints = socketEndpoints(served, context.limits.maxJsonDepth);
   // Browsers let any page open a WebSocket to any host (no CORS): a page from an origin that may not call the
   // API is refused at the upgrade. Clients that send no Origin (Node, Python, curl) are not browsers.
   const checkOrigin = async (request: FastifyRequest) => {

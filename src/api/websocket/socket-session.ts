@@ -18,8 +18,8 @@ export interface SocketEndpoint {
   validate: BodyValidator;
 }
 
-export function socketEndpoints(endpoints: readonly GenerationEndpoint[]): Map<string, SocketEndpoint> {
-  return new Map(endpoints.map((endpoint) => [endpoint.messageType, { endpoint, validate: compileBodyValidator(endpoint.bodySchema) }]));
+export function socketEndpoints(endpoints: readonly GenerationEndpoint[], maxJsonDepth: number): Map<string, SocketEndpoint> {
+  return new Map(endpoints.map((endpoint) => [endpoint.messageType, { endpoint, validate: compileBodyValidator(endpoint.bodySchema, maxJsonDepth) }]));
 }
 
 type WsLimits = GatewayConfig["ws"];

@@ -72,18 +72,23 @@ process.on("message", async (message: ToEngine) => {
       return;
     case "start":
       return void run(message.id, message);
-    case "call":
+    case "call": {
+      const abort = new AbortController();
+      running.set(message.id, abort);
       try {
         const value =
           message.method === "tokenize" ? await engine!.tokenize!(message.text, message.special)
           : message.method === "detokenize" ? await engine!.detokenize!(message.tokens, message.preceding)
-          : message.method === "renderChat" ? await engine!.renderChat!(message.input)
-          : await engine!.embed!(message.inputs);
+          : message.method === "renderChat" ? await engine!.renderChat!(message.input, abort.signal)
+          : await engine!.embed!(message.inputs, abort.signal);
         send({ type: "result", id: message.id, value });
       } catch (error) {
         send({ type: "call-failed", id: message.id, error: toWire(error) });
+      } finally {
+        running.delete(message.id);
       }
       return;
+    }
     case "abort":
       return void running.get(message.id)?.abort(new Error("aborted by the gateway"));
     case "close":

@@ -81,10 +81,12 @@ export class IsolatedEngine implements ModelEngine {
     const started = new Promise<Generation>((resolve, reject) => this.pending.set(id, { started: resolve, failed: reject }));
     const onAbort = () => this.send({ type: "abort", id });
     signal.addEventListener("abort", onAbort, { once: true });
-    this.send({ type: "start", id, request });
     try {
+      // A request that cannot be sent (not serialisable, say) must not stay pending: a later crash would reject it unobserved.
+      this.send({ type: "start", id, request });
       return { ...(await started), engineProcess: this.child.pid };
     } catch (error) {
+      this.pending.delete(id);
       signal.removeEventListener("abort", onAbort);
       throw error;
     }
@@ -98,12 +100,12 @@ export class IsolatedEngine implements ModelEngine {
     return this.call({ method: "detokenize", tokens, preceding }) as Promise<string>;
   }
 
-  renderChat(input: ChatRenderInput): Promise<RenderedChat> {
-    return this.call({ method: "renderChat", input }) as Promise<RenderedChat>;
+  renderChat(input: ChatRenderInput, signal?: AbortSignal): Promise<RenderedChat> {
+    return this.call({ method: "renderChat", input }, signal) as Promise<RenderedChat>;
   }
 
-  embed(inputs: string[]): Promise<Embeddings> {
-    return this.call({ method: "embed", inputs }) as Promise<Embeddings>;
+  embed(inputs: string[], signal?: AbortSignal): Promise<Embeddings> {
+    return this.call({ method: "embed", inputs }, signal) as Promise<Embeddings>;
   }
 
   stats(): EngineStats {
@@ -111,14 +113,23 @@ export class IsolatedEngine implements ModelEngine {
   }
 
   /** A request/response call into the engine process; fails like a generation does if the process dies. */
-  private async call(call: DistributiveOmit<Extract<ToEngine, { type: "call" }>, "type" | "id">): Promise<unknown> {
+  private async call(call: DistributiveOmit<Extract<ToEngine, { type: "call" }>, "type" | "id">, signal?: AbortSignal): Promise<unknown> {
     await this.ready.catch(() => {
       throw new ApiError(503, `The model '${this.spec.id}' is not available.`, "server_error", "model_unavailable", null, 5_000);
     });
+    signal?.throwIfAborted();
     const id = ++this.nextId;
     const result = new Promise((resolve, reject) => this.calls.set(id, { resolve, reject }));
-    this.send({ type: "call", id, ...call });
-    return result;
+    // The engine process stops a long call (embeddings, a render) between its steps.
+    const onAbort = () => this.send({ type: "abort", id });
+    signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      this.send({ type: "call", id, ...call });
+      return await result;
+    } finally {
+      this.calls.delete(id);
+      signal?.removeEventListener("abort", onAbort);
+    }
   }
 
   stopRestarts(): void {

@@ -1,7 +1,8 @@
 import { LlamaChat, type EvaluationPriority, type LlamaModel, type Token } from "node-llama-cpp";
 import { EventQueue } from "../event-queue.js";
 import { PENALTY_WINDOW, penalizes, samplerSettings } from "../generation.js";
-import { toFunctions, type PromptRenderer } from "../prompt.js";
+import { prefill } from "../prefill.js";
+import { toFunctions, type PromptRenderer, type RenderedPrompt } from "../prompt.js";
 import type { ReasoningMode } from "../reasoning.js";
 import type { Slot } from "../slot.js";
 import { tokenBiasFor } from "../token-bias.js";
@@ -13,6 +14,8 @@ export interface AutoCallJob {
   slot: Slot;
   renderer: PromptRenderer;
   messages: ChatMessage[];
+  /** The prompt as rendered for this request: its long part is evaluated in chunks before LlamaChat takes over. */
+  prompt: RenderedPrompt;
   tools: ToolUse;
   request: GenerationRequest;
   promptTokens: number;
@@ -44,8 +47,10 @@ export async function* generateWithAutoCalls(job: AutoCallJob): AsyncGenerator<G
   const { presencePenalty, frequencyPenalty, repeatPenalty } = request.sampling;
   const tokenBias = tokenBiasFor(job.model, request);
 
-  const run = chat
-    .generateResponse(renderer.chatHistory(job.messages), {
+  // LlamaChat evaluates its prompt in one go: the prompt is evaluated in chunks first (the signal looked at
+  // between them), and LlamaChat finds it in the sequence and evaluates only the rest.
+  const run = prefill(slot.sequence, slot.pacer, job.prompt.tokens.slice(job.reused), { signal, evaluationPriority: job.evaluationPriority })
+    .then(() => signal.aborted ? undefined : chat.generateResponse(renderer.chatHistory(job.messages), {
       functions: toFunctions(tools.tools),
       documentFunctionParams: true,
       ...(tools.parallel ? {} : { maxParallelFunctionCalls: 1 }),
@@ -77,10 +82,10 @@ export async function* generateWithAutoCalls(job: AutoCallJob): AsyncGenerator<G
         openCall(callIndex, functionName);
         if (paramsChunk) queue.push({ type: "tool_arguments", index: callIndex, text: paramsChunk });
       },
-    })
+    }))
     .then(
       (response) => {
-        if (signal.aborted) return;
+        if (!response || signal.aborted) return;
         // Calls without parameters stream no chunks: announce them from the final answer.
         for (const [index, call] of (response.functionCalls ?? []).entries()) {
           if (callIds[index]) continue;
