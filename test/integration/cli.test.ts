@@ -153,6 +153,30 @@ describe("the llm-gateway command", () => {
     }
   });
 
+  it("on SIGTERM during a long prompt's evaluation, cancels it after the grace period and exits 0 (the prompt stops between chunks)", async () => {
+    const child = launch(["--port", "0", "--gpu", "off", "--model", SYNTHETIC_57M, "--slots", "1", "--threads", "1", "--ctx-size", "8192", "--shutdown-grace-ms", "1000"]);
+    try {
+      const url = (await logsUntil(child, (line) => typeof line.url === "string")).at(-1)!.url as string;
+      const response = await fetch(`${url}/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        // ~6,700 tokens: over 5 s of prompt evaluation on this machine
+        body: JSON.stringify({ model: "synthetic-llama-57M-random-Q8_0", prompt: "once upon a time there was a little dog who liked to run. ".repeat(320), max_tokens: 4, stream: true }),
+      });
+      const body = response.text();
+      await new Promise((r) => setTimeout(r, 1_000)); // the prompt is being evaluated
+      const exited = once(child, "exit");
+      const signalled = Date.now();
+      child.kill("SIGTERM");
+      const [code] = await exited;
+      expect(code).toBe(0);
+      expect(Date.now() - signalled).toBeLessThan(1_000 + 2_500); // the grace period, one chunk, and closing the engine
+      expect(await body).toContain("server_shutting_down");
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
   it.each(["SIGTERM", "SIGINT"] as const)("drains and exits 0 when %s reaches every process of the service (group and cgroup kill, Ctrl-C)", async (signal) => {
     const child = launch(["--port", "0", "--gpu", "off", "--model", SYNTHETIC_57M, "--slots", "1", "--ctx-size", "1024", "--shutdown-grace-ms", "20000"], {}, true);
     try {

@@ -4,6 +4,7 @@ import type { ApiContext } from "../context.js";
 import { invalidRequest } from "../../errors.js";
 import { estimatePromptTokens } from "../../ratelimit/token-estimate.js";
 import { chargeLimits } from "../shared/endpoint.js";
+import { clientSignal } from "../shared/client-signal.js";
 import { normalizeVector } from "../../engine/embedder.js";
 
 const EmbeddingsBody = Type.Object({
@@ -22,7 +23,7 @@ const toBase64 = (vector: number[]) => Buffer.from(new Float32Array(vector).buff
 /** POST /v1/embeddings: one vector per input, counted against the caller's limits like a completion. */
 export const embeddingsRoute: FastifyPluginAsync<ApiContext> = async (app, context) => {
   const { models } = context;
-  app.post("/v1/embeddings", { schema: { body: EmbeddingsBody } }, async (request) => {
+  app.post("/v1/embeddings", { schema: { body: EmbeddingsBody } }, async (request, reply) => {
     const body = request.body as Static<typeof EmbeddingsBody>;
     const engine = models.resolve(body.model);
     if (!engine.embed) throw invalidRequest(`The model '${body.model}' cannot produce embeddings here.`, "model", "unsupported_model");
@@ -34,8 +35,9 @@ export const embeddingsRoute: FastifyPluginAsync<ApiContext> = async (app, conte
     const estimatedTokens = inputs.reduce((sum, text) => sum + estimatePromptTokens({ kind: "text", text }), 0);
     const admission = await chargeLimits(request.identity, record.model, estimatedTokens, context);
     let promptTokens = 0;
+    const client = clientSignal(reply);
     try {
-      const result = await engine.embed(inputs);
+      const result = await engine.embed(inputs, client.signal);
       promptTokens = result.promptTokens;
       const size = result.vectors[0]?.length ?? 0;
       if (body.dimensions !== undefined && body.dimensions !== size)
@@ -51,6 +53,7 @@ export const embeddingsRoute: FastifyPluginAsync<ApiContext> = async (app, conte
         usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
       };
     } finally {
+      client.done();
       admission.settle(promptTokens);
     }
   });

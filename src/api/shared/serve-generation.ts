@@ -4,6 +4,7 @@ import { SseWriter } from "../../server/sse-writer.js";
 import type { Admission } from "../../ratelimit/rate-limiter.js";
 import type { RequestRecord } from "../../observability/request-record.js";
 import type { ApiContext } from "../context.js";
+import { clientSignal } from "./client-signal.js";
 import { startGeneration, type PreparedGeneration } from "./endpoint.js";
 import { collectAnswer, openAiError, streamItems, toOpenAiUsage, type AnswerEvent } from "./response-shape.js";
 
@@ -20,11 +21,8 @@ export interface ServeOptions extends PreparedGeneration {
  * a client that goes away aborts the generation, which frees its slot.
  */
 export async function serveGeneration(reply: FastifyReply, options: ServeOptions): Promise<void> {
-  const abort = new AbortController();
-  const onClose = () => {
-    if (!reply.raw.writableFinished) abort.abort(new Error("client closed the connection"));
-  };
-  reply.raw.on("close", onClose);
+  const client = clientSignal(reply);
+  const abort = { signal: client.signal };
   reply.headers({ ...options.admission.headers, ...options.headers });
   try {
     let started;
@@ -37,7 +35,7 @@ export async function serveGeneration(reply: FastifyReply, options: ServeOptions
     if (options.stream) await writeStream(reply, started.events, abort.signal, options, started.promptTokens);
     else await writeJson(reply, started.events, abort.signal, options);
   } finally {
-    reply.raw.off("close", onClose);
+    client.done();
   }
 }
 
