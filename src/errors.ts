@@ -43,3 +43,25 @@ export const internalError = () => new ApiError(500, "The server had an error wh
 export function toApiError(error: unknown): ApiError {
   return error instanceof ApiError ? error : internalError();
 }
+
+/**
+ * A message for clients without the server's file system in it: every absolute path becomes its last part
+ * (a model file's name, not where it lives). The whole message stays in the log.
+ */
+export function withoutPaths(message: string): string {
+  return message.replace(/(?<![:\w/\\])(?:[A-Za-z]:)?(?:[\\/][\w.@+~-]+)+[\\/]([\w.@+~-]+)/g, "$1");
+}
+
+let reportInternal: (error: unknown) => void = () => {};
+
+/** Where internal failures are logged in this process (the gateway's logger, or an engine process's log channel). */
+export function reportInternalErrorsTo(report: (error: unknown) => void): void {
+  reportInternal = report;
+}
+
+/** A generation that failed inside the engine: the client gets a plain 500, the log gets what happened. */
+export function generationFailed(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  reportInternal(error);
+  return new ApiError(500, "The engine failed while generating this answer.", "server_error", "generation_failed");
+}

@@ -115,6 +115,8 @@ export const ConfigSchema = Type.Object(
         ttlSeconds: Integer(1, 604_800, "a stored response is forgotten this long after it was written"),
         maxEntries: Integer(1, 10_000, "in memory: stored responses kept at most; the least recently used go first"),
         maxMiB: Integer(1, 256, "in memory: MiB of stored responses (each with its input and the conversation before it) kept at most"),
+        maxEntriesPerKey: Integer(1, 1_000, "in memory: stored responses one API key keeps at most; more evict that key's own oldest (never another key's)"),
+        maxMiBPerKey: Integer(1, 32, "in memory: MiB of stored responses one API key keeps at most; more evict that key's own oldest"),
         commandTimeoutMs: Integer(1, 1_000, "a Redis call slower than this fails the request that needed it (503)"),
       },
       { default: {}, additionalProperties: false },
@@ -188,6 +190,7 @@ export const ConfigSchema = Type.Object(
         workerNice: Integer(0, 0, "CPU: nice value of the engine's worker threads (decodes), so that its JS thread, which every token passes through, gets a core first; 0 = off (Linux only)", 19),
         batchSize: Integer(0, 0, "tokens per decode batch; 0 = node-llama-cpp's default"),
         prefillChunkMs: Integer(10, 250, "a long prompt is evaluated in chunks of about this many milliseconds (sized from the slot's measured prompt rate, at most one batch), and a cancelled, timed-out or shut-down request stops between chunks: the longest it keeps its slot"),
+        prefillSharedMs: Integer(1, 20, "while other slots generate, a prompt chunk takes about this long instead, so their next tokens wait at most that long for it (one 30k-token prompt does not stall every stream)"),
         batchStrategy: Type.Union([Type.Literal("fill"), Type.Literal("first-come")], {
           default: "fill",
           description: "batched layout: fill waits (a few microtask turns at most) for every active slot's token and decodes them together; first-come is node-llama-cpp's own",

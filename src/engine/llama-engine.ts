@@ -1,6 +1,6 @@
 import type { Llama, LlamaContext, LlamaModel, Token } from "node-llama-cpp";
 import type { EngineConfig, GatewayConfig } from "../config/schema.js";
-import { ApiError, invalidRequest, timedOut } from "../errors.js";
+import { generationFailed, invalidRequest, timedOut } from "../errors.js";
 import { availableCpus, defaultThreadsPerContext } from "./cpu-budget.js";
 import { threadsByPhase } from "./prompt-threads.js";
 import { currentThreadpool } from "./worker-pool.js";
@@ -109,8 +109,9 @@ export class LlamaEngine implements ModelEngine {
         const tokenPredictor = speculation.predictor();
         return context.getSequence(tokenPredictor ? { tokenPredictor } : {});
       }),
-    ).map((sequence, index) => new Slot(index, sequence, engine.prefixCache, engine.prefillChunkMs));
+    ).map((sequence, index) => new Slot(index, sequence, engine.prefixCache, { chunkMs: engine.prefillChunkMs, sharedMs: engine.prefillSharedMs }));
     const scheduler = new SlotScheduler(slots, config.queue, engine.slotReuseThreshold);
+    for (const slot of slots) slot.pacer.othersGenerating = () => scheduler.busyCount > 1;
     // Per-slot contexts on CPU: a prompt batch takes the cores that no other slot is using (at most promptThreads).
     const cpus = availableCpus();
     const promptThreadsCap = engine.promptThreads || cpus;
@@ -211,7 +212,7 @@ export class LlamaEngine implements ModelEngine {
           yield { type: "error", error: timedOut(`The request did not finish within ${timeoutMs} ms and was stopped.`).toData() };
         }
       } catch (error) {
-        yield { type: "error", error: (error instanceof ApiError ? error : new ApiError(500, `Generation failed: ${(error as Error).message}`, "server_error", "generation_failed")).toData() };
+        yield { type: "error", error: generationFailed(error).toData() };
       } finally {
         batchFill?.end();
         release();
@@ -281,7 +282,13 @@ export class LlamaEngine implements ModelEngine {
     return this.model.detokenize(tokens as Token[], true, preceding as Token[]);
   }
 
-  async renderChat({ messages, tools, templateArgs: args }: ChatRenderInput): Promise<RenderedChat> {
+  async pieces(tokens: number[]): Promise<string[]> {
+    await this.detokenize(tokens); // the vocabulary check
+    return tokens.map((token, i) => this.model.detokenize([token as Token], true, tokens.slice(Math.max(0, i - 4), i) as Token[]));
+  }
+
+  async renderChat({ messages, tools, templateArgs: args }: ChatRenderInput, signal?: AbortSignal): Promise<RenderedChat> {
+    signal?.throwIfAborted(); // a render cannot be stopped once begun: one whose client left is not begun
     return { prompt: this.renderer.promptText({ messages, tools, args }), tokens: this.renderer.render({ kind: "chat", messages }, { tools, args }).tokens };
   }
 

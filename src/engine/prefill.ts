@@ -7,23 +7,29 @@ import type { EvaluationPriority, LlamaContextSequence, Token } from "node-llama
 // before it: on the 57M model on 2 vCPUs, 0.26 s per 128 tokens at the start, 1.8 s at 16k). What was
 // evaluated stays in the sequence: a retry of the same prompt reuses it.
 
-const MIN_CHUNK = 16;
 const FIRST_CHUNK = 64; // before a slot has measured its rate
 
-/** A slot's prompt rate, measured on its own chunks, and the chunk size it gives for a time budget. */
+/**
+ * A slot's prompt rate, measured on its own chunks, and the chunk size it gives for a time budget: `targetMs`
+ * alone, `sharedMs` while other slots generate (their next tokens wait for the chunk: on a CPU the decodes
+ * share the cores and the worker pool, and in one batched context they share the batch).
+ */
 export class PrefillPacer {
   private tokensPerMs?: number;
+  /** Whether other slots are generating now; set by the engine once its scheduler exists. */
+  othersGenerating: () => boolean = () => false;
 
   constructor(
     /** The longest a chunk should take: the time a cancelled request may keep its slot. */
     private readonly targetMs: number,
     /** The context's batch size: a larger chunk gains nothing (node-llama-cpp splits it into batches). */
     private readonly maxChunk: number,
+    private readonly sharedMs = targetMs,
   ) {}
 
   get chunk(): number {
-    const size = this.tokensPerMs === undefined ? FIRST_CHUNK : Math.floor(this.tokensPerMs * this.targetMs);
-    return Math.max(MIN_CHUNK, Math.min(this.maxChunk, size));
+    const size = this.tokensPerMs === undefined ? FIRST_CHUNK : Math.floor(this.tokensPerMs * (this.othersGenerating() ? this.sharedMs : this.targetMs));
+    return Math.max(1, Math.min(this.maxChunk, size));
   }
 
   observe(tokens: number, ms: number): void {

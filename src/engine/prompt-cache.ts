@@ -1,9 +1,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Token } from "node-llama-cpp";
 import type { Slot } from "./slot.js";
+import { restrict, stateDir } from "./state-dir.js";
 
 // A slot's cache outlives the slot's next request: before a request throws away most of what a slot holds
 // (another conversation took it), the slot's KV state is saved to a file; a later prompt that shares a longer
@@ -31,7 +31,7 @@ export class PromptCache {
     /** Every request compares its prompt with every entry: the count bounds that work, whatever the states weigh. */
     private readonly maxEntries: number,
   ) {
-    this.dir = mkdtempSync(join(tmpdir(), "llm-gateway-prompts-"));
+    this.dir = mkdtempSync(join(stateDir(), "prompts-"));
   }
 
   /**
@@ -75,6 +75,7 @@ export class PromptCache {
     const path = join(this.dir, `${++this.counter}.kv`);
     try {
       const { fileSize } = await slot.sequence.saveStateToFile(path);
+      restrict(path);
       if (fileSize > this.maxBytes) return void rm(path, { force: true });
       this.entries.add({ tokens, path, bytes: fileSize, lastUsed: this.counter });
       this.bytes += fileSize;

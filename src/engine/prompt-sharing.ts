@@ -1,9 +1,9 @@
 import { rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Token } from "node-llama-cpp";
 import { prefill } from "./prefill.js";
 import type { Slot } from "./slot.js";
+import { restrict, stateDir } from "./state-dir.js";
 
 // n > 1 choices of one prompt: the first choice's slot evaluates the prompt once, saves that sequence's KV
 // state to a file (node-llama-cpp has no in-memory copy between sequences), and the other choices' slots
@@ -68,7 +68,7 @@ export class PromptSharing {
       shared.publish(undefined);
       return reused;
     }
-    const path = join(tmpdir(), `llm-gateway-${process.pid}-${group}.kv`);
+    const path = join(stateDir(), `${group}.kv`);
     shared.path = path;
     try {
       // A prompt the leader's slot already held is shared too: the followers' slots may not hold it.
@@ -79,6 +79,7 @@ export class PromptSharing {
         return end - left.length;
       }
       await slot.sequence.saveStateToFile(path);
+      restrict(path);
       shared.publish(path);
       return end;
     } catch (error) {

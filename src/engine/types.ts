@@ -199,6 +199,8 @@ export interface ModelEngine {
   tokenize?(text: string, special: boolean): Promise<number[]>;
   /** `preceding`: the tokens before these, so a piece keeps the space it has inside a text. */
   detokenize?(tokens: number[], preceding?: number[]): Promise<string>;
+  /** Each token's text as it reads inside this token list (up to 4 tokens before it as context), in one call. */
+  pieces?(tokens: number[]): Promise<string[]>;
   /** A conversation as the engine renders it: the prompt text (BOS included as text) and its tokens. Absent without a local vocabulary. */
   renderChat?(input: ChatRenderInput, signal?: AbortSignal): Promise<RenderedChat>;
   /** One vector per input, and the tokens they took; stops between inputs once `signal` aborts. Absent for engines that cannot embed. */

@@ -25,6 +25,7 @@ export class GatewayMetrics {
   readonly rateLimitRejections = new Counter({ name: `${PREFIX}rate_limit_rejections_total`, help: "Requests refused with 429, by what ran out", labelNames: ["limit"], registers: [this.registry] });
   readonly activeStreams = new Gauge({ name: `${PREFIX}active_streams`, help: "Streamed generations in flight, by transport", labelNames: ["transport"], registers: [this.registry] });
   readonly queueWait = new Histogram({ name: `${PREFIX}queue_wait_seconds`, help: "Time a generation waited for a slot, by model and API key name", labelNames: ["model", "key"], buckets: DURATION_BUCKETS, registers: [this.registry] });
+  readonly unhandledErrors = new Counter({ name: `${PREFIX}unhandled_errors_total`, help: "Errors that escaped every handler (logged; the process keeps serving), by kind", labelNames: ["kind"], registers: [this.registry] });
   readonly modelLoadSeconds = new Gauge({ name: `${PREFIX}model_load_seconds`, help: "How long loading each model took", labelNames: ["model"], registers: [this.registry] });
 
   constructor(models: ModelRegistry, limiterState: () => string) {

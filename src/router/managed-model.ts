@@ -1,4 +1,4 @@
-import { ApiError, invalidRequest } from "../errors.js";
+import { ApiError, invalidRequest, withoutPaths } from "../errors.js";
 import type { ChatRenderInput, Embeddings, RenderedChat, EngineStats, Generation, GenerationEvent, GenerationRequest, ModelDescription, ModelEngine } from "../engine/types.js";
 
 export type ModelState = "unloaded" | "loading" | "loaded" | "failed";
@@ -103,6 +103,10 @@ export class ManagedModel implements ModelEngine {
     return (await this.vocabulary("detokenize")).detokenize!(tokens, preceding);
   }
 
+  async pieces(tokens: number[]): Promise<string[]> {
+    return (await this.vocabulary("tokenize")).pieces!(tokens);
+  }
+
   async renderChat(input: ChatRenderInput, signal?: AbortSignal): Promise<RenderedChat> {
     return (await this.vocabulary("apply-template")).renderChat!(input, signal);
   }
@@ -170,7 +174,7 @@ export class ManagedModel implements ModelEngine {
 
   private fail(error: Error): void {
     this.state = "failed";
-    this.failure = error.message;
+    this.failure = withoutPaths(error.message); // shown to clients (/ready, 503s); the log has the whole message
     this.failedAt = Date.now();
     this.options.onLoadFailed(this, error);
   }

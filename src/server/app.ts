@@ -24,13 +24,15 @@ import type { GenerationEndpoint } from "../api/shared/endpoint.js";
 import { installErrorHandling } from "./error-handler.js";
 import { allowCrossOrigin } from "./cross-origin.js";
 import { OriginPolicy } from "../auth/origin-policy.js";
+import { HostPolicy, isLoopback } from "../auth/host-policy.js";
+import { ApiError } from "../errors.js";
 import { requireApiKey } from "./authentication.js";
 import { ApiKeys } from "../auth/api-keys.js";
 import { createLimiter, type LimiterSetup } from "../ratelimit/create-limiter.js";
 import { compileBodyValidator } from "../api/shared/body-validation.js";
 
 export interface AppOptions {
-  config: Pick<GatewayConfig, "http" | "request" | "ws" | "auth" | "rateLimit" | "queue" | "log" | "playground" | "responses" | "tracing">;
+  config: Pick<GatewayConfig, "server" | "http" | "request" | "ws" | "auth" | "rateLimit" | "queue" | "log" | "playground" | "responses" | "tracing">;
   models: ModelRegistry;
   logger?: Logger;
 }
@@ -54,7 +56,10 @@ export async function buildApp({ config, models, logger }: AppOptions): Promise<
     logController: new LogController({ disableRequestLogging: true }), // one line per request at its end instead: see request-logging.ts
     bodyLimit: config.http.bodyLimit,
     requestIdHeader: "x-request-id",
+    requestTimeout: config.http.requestTimeoutMs, // slow bodies: 408 and the connection closed
   });
+  app.server.headersTimeout = config.http.headersTimeoutMs;
+  if (config.http.maxConnections > 0) app.server.maxConnections = config.http.maxConnections;
   const keys = ApiKeys.fromConfig(config);
   const limiter = createLimiter(config, app.log);
   app.decorate("access", { keys, limiter });
@@ -70,8 +75,11 @@ export async function buildApp({ config, models, logger }: AppOptions): Promise<
   installErrorHandling(app, config.http);
   const origins = new OriginPolicy(config.http.corsOrigins);
   await allowCrossOrigin(app, origins);
+  const hosts = new HostPolicy(config.http.allowedHosts, isLoopback(config.server.host), keys.enabled);
   app.addHook("onRequest", async (request, reply) => {
     reply.header("x-request-id", request.id);
+    if (!hosts.admits(request.headers.host))
+      throw new ApiError(403, `Host '${request.headers.host}' is not served here: this open server answers loopback names only (add it to http.allowedHosts).`, "invalid_request_error", "host_not_allowed");
     if (lifecycle.isDraining) reply.header("connection", "close"); // keep-alive clients move to another instance
   });
   const context: ApiContext = {
@@ -89,7 +97,7 @@ export async function buildApp({ config, models, logger }: AppOptions): Promise<
   await app.register(fastifyWebsocket, { options: { maxPayload: config.ws.closeAboveBytes } });
   const store = createResponseStore(config.responses, config.rateLimit.redis.url, app.log);
   app.addHook("onClose", () => store.close());
-  const responses = responsesEndpoint(store);
+  const responses = responsesEndpoint(store, config.request.maxMessages);
   const endpoints = [chatCompletionsEndpoint, completionsEndpoint, messagesEndpoint, responses] as unknown as GenerationEndpoint[];
   // The OpenAI API: behind API keys (when configured).
   await app.register(async (v1) => {

@@ -29,7 +29,21 @@ export function requireApiKey(scope: FastifyInstance, keys: ApiKeys): void {
   });
 }
 
-/** Request logs show the URL without a key passed in its query. */
+/** Request logs show the URL without a key passed in its query, however its name is spelled (api%5Fkey is api_key too). */
 export function redactedUrl(url: string): string {
-  return url.replace(/([?&]api_key=)[^&]*/gi, "$1[redacted]");
+  const query = url.indexOf("?");
+  if (query < 0) return url;
+  const pairs = url.slice(query + 1).split("&").map((pair) => {
+    const equals = pair.indexOf("=");
+    if (equals < 0) return pair;
+    const name = pair.slice(0, equals);
+    let decoded = name;
+    try {
+      decoded = decodeURIComponent(name.replaceAll("+", " "));
+    } catch {
+      // a malformed escape: judged as written
+    }
+    return decoded.trim().toLowerCase() === "api_key" ? `${name}=[redacted]` : pair;
+  });
+  return `${url.slice(0, query + 1)}${pairs.join("&")}`;
 }

@@ -26,6 +26,8 @@ export function handleErrors(scope: FastifyInstance, http: GatewayConfig["http"]
     }
     const apiError = toClientError(error);
     request.record.errorType = apiError.code ?? apiError.type;
+    // A refused caller (no key, too large, too slow) gets its answer and loses the connection: no socket kept open for it.
+    if (apiError.status === 401 || apiError.status === 408 || apiError.status === 413) reply.header("connection", "close");
     if (apiError.status >= 500) request.log.error({ err: error }, "request failed");
     return sendApiError(reply, apiError, format);
   });

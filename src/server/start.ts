@@ -6,6 +6,9 @@ import { currentThreadpool } from "../engine/worker-pool.js";
 import { configuredModels } from "../router/configured-models.js";
 import type { ModelRegistry } from "../router/model-registry.js";
 import { buildApp } from "./app.js";
+import { isLoopback } from "../auth/host-policy.js";
+import { guardProcess } from "./process-guard.js";
+import { reportInternalErrorsTo } from "../errors.js";
 
 export interface RunningGateway {
   app: FastifyInstance;
@@ -38,7 +41,15 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   const models = configured.registry;
   const app = await buildApp({ config, models, logger });
   metrics = app.ops.metrics;
-  app.addHook("onClose", () => configured.close());
+  const unguard = guardProcess((kind, error) => {
+    logger.error({ kind, err: error }, `an error escaped every handler (${kind}); the gateway keeps serving`);
+    app.ops.metrics.unhandledErrors.inc({ kind });
+  });
+  reportInternalErrorsTo((error) => logger.error({ err: error }, "engine operation failed"));
+  app.addHook("onClose", async () => {
+    unguard();
+    await configured.close();
+  });
   if (!app.access.keys.enabled && !isLoopback(config.server.host))
     logger.warn(`NO API KEYS are configured and the server listens on ${config.server.host}: anyone who can reach it can use it. Set API_KEYS (or auth.keys) to require keys.`);
   await app.listen({ host: config.server.host, port: config.server.port });
@@ -71,8 +82,4 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
       await app.close();
     },
   };
-}
-
-function isLoopback(host: string): boolean {
-  return host === "localhost" || host === "::1" || host.startsWith("127.");
 }

@@ -122,6 +122,25 @@ describe("the in-memory response store", () => {
     expect(await short.delete("a")).toBe(false);
   });
 
+  it("keeps each API key within its quota by evicting that key's own oldest responses, never another key's", async () => {
+    const store = new MemoryResponseStore(100, 1 << 20, 60_000, { entries: 3, bytes: 1 << 20 });
+    await store.put("alice-1", { ...entry("a"), owner: "alice" });
+    for (let i = 1; i <= 5; i++) await store.put(`mallory-${i}`, { ...entry("m"), owner: "mallory" });
+    expect(await store.get("alice-1")).toBeDefined();
+    expect(await store.get("mallory-1")).toBeUndefined();
+    expect(await store.get("mallory-2")).toBeUndefined();
+    expect(await store.get("mallory-5")).toBeDefined();
+    expect(store.size).toBe(4);
+
+    const byBytes = new MemoryResponseStore(100, 1 << 20, 60_000, { entries: 100, bytes: 300 });
+    await byBytes.put("alice", { ...entry("a"), owner: "alice" });
+    await byBytes.put("m1", { ...entry("x".repeat(150)), owner: "mallory" });
+    await byBytes.put("m2", { ...entry("y".repeat(150)), owner: "mallory" });
+    expect(await byBytes.get("m1")).toBeUndefined();
+    expect(await byBytes.get("m2")).toBeDefined();
+    expect(await byBytes.get("alice")).toBeDefined();
+  });
+
   it("hands out copies: a caller changing what it got changes nothing stored", async () => {
     const store = new MemoryResponseStore(10, 1 << 20, 60_000);
     await store.put("a", entry("a"));

@@ -1,3 +1,4 @@
+import { checkChat } from "../shared/request-limits.js";
 import type { FastifyPluginAsync } from "fastify";
 import type { Static } from "typebox";
 import type { GatewayConfig } from "../../config/schema.js";
@@ -34,7 +35,9 @@ export const messagesRoute: FastifyPluginAsync<ApiContext & { http: GatewayConfi
     const engine = context.models.resolve(body.model);
     if (!engine.renderChat) throw invalidRequest(`The model '${body.model}' cannot count tokens here (it is served by an upstream).`, "model", "unsupported_model");
     const tools = toToolUse({ ...body, max_tokens: 1 });
-    const { tokens } = await engine.renderChat({ messages: toChatMessages(body), ...(tools ? { tools: tools.tools } : {}) });
+    const input = { messages: toChatMessages(body), ...(tools ? { tools: tools.tools } : {}) };
+    checkChat(input, context.limits.maxMessages);
+    const { tokens } = await engine.renderChat(input);
     return { input_tokens: tokens.length };
   });
 };

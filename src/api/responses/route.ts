@@ -11,13 +11,14 @@ import { responseShape } from "./response.js";
 import type { ResponseStore } from "./store.js";
 
 /** POST /v1/responses: OpenAI's Responses API, one more endpoint spec on the shared generation core; `store` keeps what store: true asks to keep. */
-export function responsesEndpoint(store: ResponseStore): GenerationEndpoint<ResponsesBody, ResponsesRequest> {
+/** `maxMessages`: request.maxMessages, checked on the whole conversation before it is fitted to the context. */
+export function responsesEndpoint(store: ResponseStore, maxMessages: number): GenerationEndpoint<ResponsesBody, ResponsesRequest> {
   return {
     path: "/v1/responses",
     messageType: "responses.create",
     operation: "chat",
     bodySchema: ResponsesBody,
-    resolve: (body, caller, engine) => resolveConversation(body, caller, engine, store),
+    resolve: (body, caller, engine) => resolveConversation(body, caller, engine, store, maxMessages),
     toPrompt: (request) => {
       const args = templateArgs(request);
       return { kind: "chat", messages: request.resolved.messages, param: "input", ...(args ? { templateArgs: args } : {}) };
@@ -75,7 +76,7 @@ export const responsesRoute: FastifyPluginAsync<ApiContext & { endpoint: Generat
     const body = request.body as Static<typeof InputTokensBody>;
     const engine = context.models.resolve(body.model);
     if (!engine.renderChat) throw invalidRequest(`The model '${body.model}' cannot count tokens here (it is served by an upstream).`, "model", "unsupported_model");
-    const resolved = await resolveConversation(body, request.identity, engine, store);
+    const resolved = await resolveConversation(body, request.identity, engine, store, context.limits.maxMessages);
     const tools = toToolUse({ tools: body.tools ?? null, tool_choice: "auto" });
     const args = templateArgs(body);
     const { tokens } = await engine.renderChat({ messages: resolved.resolved.messages, ...(tools ? { tools: tools.tools } : {}), ...(args ? { templateArgs: args } : {}) });

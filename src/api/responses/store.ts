@@ -32,21 +32,35 @@ type StoreConfig = GatewayConfig["responses"];
 export function createResponseStore(config: StoreConfig, fallbackRedisUrl: string, log: FastifyBaseLogger): ResponseStore {
   const url = config.redisUrl || fallbackRedisUrl;
   if (config.store === "redis" && !url) throw new Error("responses.store is redis but neither responses.redisUrl nor rateLimit.redis.url is set");
-  if (config.store === "memory" || !url) return new MemoryResponseStore(config.maxEntries, config.maxMiB * 1024 * 1024, config.ttlSeconds * 1000);
+  if (config.store === "memory" || !url)
+    return new MemoryResponseStore(config.maxEntries, config.maxMiB * 1024 * 1024, config.ttlSeconds * 1000, { entries: config.maxEntriesPerKey, bytes: config.maxMiBPerKey * 1024 * 1024 });
   return new RedisResponseStore(url, config, log);
 }
 
-/** In this process: bounded by count and bytes, least recently used evicted first, each entry expiring after the TTL. */
+interface MemoryEntry {
+  owner: string;
+  json: string;
+  bytes: number;
+  expiresAt: number;
+}
+
+/**
+ * In this process: bounded by count and bytes, least recently used evicted first, each entry expiring after the
+ * TTL. Each API key also has a quota of its own, and a key over it evicts its own oldest responses: one key's
+ * stores never push out another's.
+ */
 export class MemoryResponseStore implements ResponseStore {
   readonly kind = "memory";
   /** Map order is recency order: a read moves the entry to the end. Entries are kept as JSON, so callers never share objects. */
-  private readonly entries = new Map<string, { json: string; bytes: number; expiresAt: number }>();
+  private readonly entries = new Map<string, MemoryEntry>();
   private bytes = 0;
+  private readonly perOwner = new Map<string, { entries: number; bytes: number }>();
 
   constructor(
     private readonly maxEntries: number,
     private readonly maxBytes: number,
     private readonly ttlMs: number,
+    private readonly perKey: { entries: number; bytes: number } = { entries: maxEntries, bytes: maxBytes },
   ) {}
 
   get size(): number {
@@ -56,11 +70,11 @@ export class MemoryResponseStore implements ResponseStore {
   async get(id: string): Promise<StoredResponse | undefined> {
     const entry = this.entries.get(id);
     if (!entry) return undefined;
-    this.entries.delete(id);
     if (entry.expiresAt <= Date.now()) {
-      this.bytes -= entry.bytes;
+      this.remove(id, entry);
       return undefined;
     }
+    this.entries.delete(id);
     this.entries.set(id, entry);
     return JSON.parse(entry.json) as StoredResponse;
   }
@@ -69,26 +83,43 @@ export class MemoryResponseStore implements ResponseStore {
     await this.delete(id);
     const json = JSON.stringify(stored);
     const bytes = Buffer.byteLength(json);
-    if (bytes > this.maxBytes) return; // larger than the whole store: never kept
-    this.entries.set(id, { json, bytes, expiresAt: Date.now() + this.ttlMs });
+    if (bytes > this.maxBytes || bytes > this.perKey.bytes) return; // larger than the whole store or the key's quota: never kept
+    const owner = stored.owner;
+    this.entries.set(id, { owner, json, bytes, expiresAt: Date.now() + this.ttlMs });
     this.bytes += bytes;
+    const own = this.perOwner.get(owner) ?? { entries: 0, bytes: 0 };
+    own.entries++;
+    own.bytes += bytes;
+    this.perOwner.set(owner, own);
+    for (const [oldest, entry] of this.entries) {
+      if (own.entries <= this.perKey.entries && own.bytes <= this.perKey.bytes) break;
+      if (entry.owner === owner) this.remove(oldest, entry);
+    }
     for (const [oldest, entry] of this.entries) {
       if (this.entries.size <= this.maxEntries && this.bytes <= this.maxBytes) break;
-      this.entries.delete(oldest);
-      this.bytes -= entry.bytes;
+      this.remove(oldest, entry);
     }
   }
 
   async delete(id: string): Promise<boolean> {
     const entry = this.entries.get(id);
     if (!entry) return false;
+    this.remove(id, entry);
+    return entry.expiresAt > Date.now();
+  }
+
+  private remove(id: string, entry: MemoryEntry): void {
     this.entries.delete(id);
     this.bytes -= entry.bytes;
-    return entry.expiresAt > Date.now();
+    const own = this.perOwner.get(entry.owner)!;
+    own.entries--;
+    own.bytes -= entry.bytes;
+    if (own.entries === 0) this.perOwner.delete(entry.owner);
   }
 
   async close(): Promise<void> {
     this.entries.clear();
+    this.perOwner.clear();
     this.bytes = 0;
   }
 }

@@ -12,7 +12,7 @@ import type { ApiContext } from "../context.js";
 import { samplingDefaults, toGenerationRequest, type SamplingBody } from "./sampling.js";
 import type { AnswerEvent, ResponseShape } from "./response-shape.js";
 import { mergeChoices } from "./choices.js";
-import { checkMessageCount, checkTemplateArgs } from "./request-limits.js";
+import { checkChat } from "./request-limits.js";
 
 const UNKNOWN_CONTEXT_RESERVE = 4_096;
 
@@ -80,10 +80,7 @@ export async function prepareGeneration<Body extends GenerationBody, Request ext
   if (options.logprobs && options.tools?.choice.mode === "auto")
     throw invalidRequest("'logprobs' with tool_choice 'auto' is not supported: the model's own call syntax is parsed apart from its tokens. Use tool_choice 'required' or a named function.", "logprobs");
   const prompt = endpoint.toPrompt(body);
-  if (prompt.kind === "chat") {
-    checkMessageCount(prompt.messages.length, limits.maxMessages, prompt.param ?? "messages");
-    checkTemplateArgs(prompt.templateArgs);
-  }
+  if (prompt.kind === "chat") checkChat(prompt, limits.maxMessages, prompt.param);
   const generation = { ...toGenerationRequest(sampling, prompt, limits, samplingDefaults(engine.description)), ...options };
   if (options.tools) generation.ignoreEos = false; // a call ends where its JSON ends
   // No answer outgrows its context (the rate limiter reserves max_tokens); the engine stops at the context's end anyway.

@@ -62,6 +62,9 @@ export function checkTemplateArgs(args: Record<string, unknown> | undefined, par
   if (reserved) throw invalidRequest(`Invalid value for '${param}': '${reserved}' is set by the server when it renders the template and cannot be passed.`, `${param}.${reserved}`, "invalid_value");
 }
 
-export function checkMessageCount(count: number, maxMessages: number, param: string): void {
+/** A conversation about to be rendered: not more messages than request.maxMessages, no template argument that replaces the server's own. */
+export function checkChat(chat: { messages: readonly unknown[]; templateArgs?: Record<string, unknown> | undefined }, maxMessages: number, param = "messages"): void {
+  const count = chat.messages.length;
   if (count > maxMessages) throw invalidRequest(`Too many messages: ${count}. This server takes at most ${maxMessages} per request (request.maxMessages).`, param, "too_many_messages");
+  checkTemplateArgs(chat.templateArgs);
 }

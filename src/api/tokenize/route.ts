@@ -1,11 +1,16 @@
 import { Type, type Static } from "typebox";
-import type { FastifyPluginAsync } from "fastify";
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { ApiContext } from "../context.js";
-import { invalidRequest } from "../../errors.js";
+import { ApiError, invalidRequest } from "../../errors.js";
 import { ChatRenderFields, toChatRenderInput } from "../chat/protocol.js";
+import { chargeLimits } from "../shared/endpoint.js";
+import { clientSignal } from "../shared/client-signal.js";
+import { checkChat } from "../shared/request-limits.js";
+import type { ChatRenderInput, ModelEngine } from "../../engine/types.js";
 
 // Extensions, not OpenAI API: llama-server's /tokenize, /detokenize and /apply-template, with a `model` since
 // several are served. Given `messages`, /tokenize returns the exact tokens the engine evaluates for that chat.
+// Each counts as a request against the caller's rate limit (no tokens are generated).
 
 const TokenizeBody = Type.Object({
   model: Type.String({ minLength: 1 }),
@@ -23,37 +28,52 @@ const DetokenizeBody = Type.Object({
   tokens: Type.Array(Type.Integer({ minimum: 0 }), { maxItems: 1_000_000 }),
 });
 
-export const tokenizeRoute: FastifyPluginAsync<ApiContext> = async (app, { models }) => {
-  const vocabulary = (model: string) => {
+type Vocabulary = Required<Pick<ModelEngine, "tokenize" | "detokenize" | "pieces" | "renderChat">>;
+
+export const tokenizeRoute: FastifyPluginAsync<ApiContext> = async (app, context) => {
+  const { models, limits } = context;
+  const vocabulary = async (request: FastifyRequest, model: string, operation: string): Promise<Vocabulary> => {
     const engine = models.resolve(model);
-    if (!engine.tokenize || !engine.detokenize) throw invalidRequest(`The model '${model}' has no local vocabulary.`, "model", "unsupported_model");
-    return engine as Required<Pick<typeof engine, "tokenize" | "detokenize">>;
+    if (!engine.tokenize || !engine.detokenize || !engine.pieces || !engine.renderChat) throw invalidRequest(`The model '${model}' has no local vocabulary.`, "model", "unsupported_model");
+    const { record } = request;
+    record.model = engine.description.id;
+    record.key = request.identity.name;
+    record.operation = operation;
+    (await chargeLimits(request.identity, record.model, 0, context)).settle(0);
+    return engine as Vocabulary;
+  };
+  const render = async (engine: Vocabulary, input: ChatRenderInput, reply: FastifyReply) => {
+    checkChat(input, limits.maxMessages);
+    const client = clientSignal(reply);
+    try {
+      return await engine.renderChat(input, client.signal);
+    } finally {
+      client.done();
+    }
   };
 
-  const renderer = (model: string) => {
-    const engine = models.resolve(model);
-    if (!engine.renderChat) throw invalidRequest(`The model '${model}' has no local chat template.`, "model", "unsupported_model");
-    return engine as Required<Pick<typeof engine, "renderChat">>;
-  };
-
-  app.post("/apply-template", { schema: { body: ApplyTemplateBody } }, async (request) => {
+  app.post("/apply-template", { schema: { body: ApplyTemplateBody } }, async (request, reply) => {
     const body = request.body as Static<typeof ApplyTemplateBody>;
-    return { prompt: (await renderer(body.model).renderChat(toChatRenderInput(body))).prompt };
+    const engine = await vocabulary(request, body.model, "apply_template");
+    return { prompt: (await render(engine, toChatRenderInput(body), reply)).prompt };
   });
 
-  app.post("/tokenize", { schema: { body: TokenizeBody } }, async (request) => {
+  app.post("/tokenize", { schema: { body: TokenizeBody } }, async (request, reply) => {
     const body = request.body as Static<typeof TokenizeBody>;
-    const engine = vocabulary(body.model);
     if ((body.content === undefined) === (body.messages === undefined)) throw invalidRequest("Give either 'content' (a text) or 'messages' (a chat, rendered as the engine renders it).", "content");
+    if (body.content !== undefined && body.content.length > limits.maxTokenizeChars)
+      throw new ApiError(413, `'content' has ${body.content.length} characters; /tokenize takes at most ${limits.maxTokenizeChars} (request.maxTokenizeChars).`, "invalid_request_error", "request_too_large", "content");
+    const engine = await vocabulary(request, body.model, "tokenize");
     const tokens = body.messages
-      ? (await renderer(body.model).renderChat(toChatRenderInput({ ...body, messages: body.messages }))).tokens
+      ? (await render(engine, toChatRenderInput({ ...body, messages: body.messages }), reply)).tokens
       : await engine.tokenize(body.content!, body.add_special === true);
     if (!body.with_pieces) return { tokens };
-    return { tokens: await Promise.all(tokens.map(async (id, i) => ({ id, piece: await engine.detokenize([id], tokens.slice(Math.max(0, i - 4), i)) }))) };
+    const pieces = await engine.pieces(tokens); // one engine call for every token
+    return { tokens: tokens.map((id, i) => ({ id, piece: pieces[i]! })) };
   });
 
   app.post("/detokenize", { schema: { body: DetokenizeBody } }, async (request) => {
     const body = request.body as Static<typeof DetokenizeBody>;
-    return { content: await vocabulary(body.model).detokenize(body.tokens) };
+    return { content: await (await vocabulary(request, body.model, "detokenize")).detokenize(body.tokens) };
   });
 };

@@ -2,7 +2,7 @@
 // generations the gateway sends, streaming their events back. A native crash here ends this process
 // only; the gateway answers the affected requests and starts a new one.
 import pino from "pino";
-import { ApiError } from "../../errors.js";
+import { generationFailed, reportInternalErrorsTo } from "../../errors.js";
 import { LlamaEngine } from "../llama-engine.js";
 import { loadLlamaRuntime } from "../llama-runtime.js";
 import type { ModelEngine } from "../types.js";
@@ -35,10 +35,12 @@ function forwardLog(line: string): void {
   send({ type: "log", level: level >= 50 ? "error" : level >= 40 ? "warn" : level >= 30 ? "info" : "debug", message: msg, fields });
 }
 
-const toWire = (error: unknown): WireError =>
-  error instanceof ApiError
-    ? { ...error.toData(), retryAfterMs: error.retryAfterMs }
-    : { status: 500, message: `Generation failed: ${(error as Error).message}`, type: "server_error", code: "generation_failed", param: null };
+reportInternalErrorsTo((error) => nativeLog.error({ err: (error as Error).message, stack: (error as Error).stack }, "engine operation failed"));
+
+const toWire = (error: unknown): WireError => {
+  const apiError = generationFailed(error);
+  return { ...apiError.toData(), retryAfterMs: apiError.retryAfterMs };
+};
 
 async function run(id: number, message: Extract<ToEngine, { type: "start" }>): Promise<void> {
   const abort = new AbortController();
@@ -79,6 +81,7 @@ process.on("message", async (message: ToEngine) => {
         const value =
           message.method === "tokenize" ? await engine!.tokenize!(message.text, message.special)
           : message.method === "detokenize" ? await engine!.detokenize!(message.tokens, message.preceding)
+          : message.method === "pieces" ? await engine!.pieces!(message.tokens)
           : message.method === "renderChat" ? await engine!.renderChat!(message.input, abort.signal)
           : await engine!.embed!(message.inputs, abort.signal);
         send({ type: "result", id: message.id, value });

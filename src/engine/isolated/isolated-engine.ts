@@ -100,6 +100,10 @@ export class IsolatedEngine implements ModelEngine {
     return this.call({ method: "detokenize", tokens, preceding }) as Promise<string>;
   }
 
+  pieces(tokens: number[]): Promise<string[]> {
+    return this.call({ method: "pieces", tokens }) as Promise<string[]>;
+  }
+
   renderChat(input: ChatRenderInput, signal?: AbortSignal): Promise<RenderedChat> {
     return this.call({ method: "renderChat", input }, signal) as Promise<RenderedChat>;
   }

@@ -22,6 +22,7 @@ export type ToEngine =
   | { type: "abort"; id: number }
   | { type: "call"; id: number; method: "tokenize"; text: string; special: boolean }
   | { type: "call"; id: number; method: "detokenize"; tokens: number[]; preceding: number[] }
+  | { type: "call"; id: number; method: "pieces"; tokens: number[] }
   | { type: "call"; id: number; method: "embed"; inputs: string[] }
   | { type: "call"; id: number; method: "renderChat"; input: ChatRenderInput }
   | { type: "close" };

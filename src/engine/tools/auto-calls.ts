@@ -1,4 +1,5 @@
 import { LlamaChat, type EvaluationPriority, type LlamaModel, type Token } from "node-llama-cpp";
+import { generationFailed } from "../../errors.js";
 import { EventQueue } from "../event-queue.js";
 import { PENALTY_WINDOW, penalizes, samplerSettings } from "../generation.js";
 import { prefill } from "../prefill.js";
@@ -97,7 +98,7 @@ export async function* generateWithAutoCalls(job: AutoCallJob): AsyncGenerator<G
         queue.push({ type: "done", finishReason, usage: { promptTokens: job.promptTokens, cachedTokens: job.reused, completionTokens } });
       },
       (error: unknown) => {
-        if (!signal.aborted) queue.push({ type: "error", error: { status: 500, message: `Generation failed: ${(error as Error).message}`, type: "server_error", code: "generation_failed", param: null } });
+        if (!signal.aborted) queue.push({ type: "error", error: generationFailed(error).toData() });
       },
     )
     .finally(() => queue.end());
