@@ -32,25 +32,28 @@ const gateway = await startGatewayProcess([
 ]);
 const url = gateway.baseURL;
 
-/** Arrival times of every streamed chunk of a stream that runs until `stop` aborts. */
-function runStream(stop: AbortSignal, arrivals: number[]): Promise<void> {
-  return fetch(`${url}/completions`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ model, prompt: "Once upon a time", max_tokens: 100_000, ignore_eos: true, stream: true }),
-    signal: stop,
-  }).then(async (response) => {
-    const reader = response.body!.getReader();
-    for (;;) {
-      const { done } = await reader.read();
-      if (done) return;
-      arrivals.push(performance.now());
+/** Arrival times of every streamed chunk of one client, which streams 1,024-token answers one after another until `stop` aborts. */
+async function runStream(stop: AbortSignal, arrivals: number[]): Promise<void> {
+  while (!stop.aborted) {
+    try {
+      const response = await fetch(`${url}/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model, prompt: "Once upon a time", max_tokens: 1_024, ignore_eos: true, stream: true }),
+        signal: stop,
+      });
+      if (!response.ok) throw new Error(`stream answered ${response.status}: ${await response.text()}`);
+      const reader = response.body!.getReader();
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) arrivals.push(performance.now());
+      arrivals.push(Number.NaN); // a new answer: no gap across the two
+    } catch (error) {
+      if (!stop.aborted) throw error;
     }
-  }).catch(() => {});
+  }
 }
 
 const gaps = (arrivals: number[][], from: number, to: number) =>
-  arrivals.flatMap((times) => times.slice(1).flatMap((t, i) => (t >= from && t < to ? [t - times[i]!] : [])));
+  arrivals.flatMap((times) => times.slice(1).flatMap((t, i) => (t >= from && t < to && !Number.isNaN(times[i]!) ? [t - times[i]!] : [])));
 const summary = (values: number[]) => ({ gaps: values.length, p50: round(quantile(values, 0.5), 2), p99: round(quantile(values, 0.99), 2), max: round(Math.max(...values), 1) });
 
 try {

@@ -189,8 +189,7 @@ export const ConfigSchema = Type.Object(
         workerThreads: Integer(0, 0, "libuv pool threads of each engine process, where per-slot decodes and sampling run; 0 = as many decodes at once as the CPUs take at `threads` each (at most slots + 2; batched: slots + 2, at least 4)", 1024),
         workerNice: Integer(0, 0, "CPU: nice value of the engine's worker threads (decodes), so that its JS thread, which every token passes through, gets a core first; 0 = off (Linux only)", 19),
         batchSize: Integer(0, 0, "tokens per decode batch; 0 = node-llama-cpp's default"),
-        prefillChunkMs: Integer(10, 250, "a long prompt is evaluated in chunks of about this many milliseconds (sized from the slot's measured prompt rate, at most one batch), and a cancelled, timed-out or shut-down request stops between chunks: the longest it keeps its slot"),
-        prefillSharedMs: Integer(1, 20, "while other slots generate, a prompt chunk takes about this long instead, so their next tokens wait at most that long for it (one 30k-token prompt does not stall every stream)"),
+        prefillChunkMs: Integer(10, 500, "a long prompt is evaluated in chunks of about this many milliseconds (sized from the slot's measured prompt rate, at most one batch), and a cancelled, timed-out or shut-down request stops between chunks: the longest it keeps its slot"),
         batchStrategy: Type.Union([Type.Literal("fill"), Type.Literal("first-come")], {
           default: "fill",
           description: "batched layout: fill waits (a few microtask turns at most) for every active slot's token and decodes them together; first-come is node-llama-cpp's own",

@@ -9,26 +9,19 @@ import type { EvaluationPriority, LlamaContextSequence, Token } from "node-llama
 
 const FIRST_CHUNK = 64; // before a slot has measured its rate
 
-/**
- * A slot's prompt rate, measured on its own chunks, and the chunk size it gives for a time budget: `targetMs`
- * alone, `sharedMs` while other slots generate (their next tokens wait for the chunk: on a CPU the decodes
- * share the cores and the worker pool, and in one batched context they share the batch).
- */
+/** A slot's prompt rate, measured on its own chunks, and the chunk size it gives for a time budget. */
 export class PrefillPacer {
   private tokensPerMs?: number;
-  /** Whether other slots are generating now; set by the engine once its scheduler exists. */
-  othersGenerating: () => boolean = () => false;
 
   constructor(
     /** The longest a chunk should take: the time a cancelled request may keep its slot. */
     private readonly targetMs: number,
     /** The context's batch size: a larger chunk gains nothing (node-llama-cpp splits it into batches). */
     private readonly maxChunk: number,
-    private readonly sharedMs = targetMs,
   ) {}
 
   get chunk(): number {
-    const size = this.tokensPerMs === undefined ? FIRST_CHUNK : Math.floor(this.tokensPerMs * (this.othersGenerating() ? this.sharedMs : this.targetMs));
+    const size = this.tokensPerMs === undefined ? FIRST_CHUNK : Math.floor(this.tokensPerMs * this.targetMs);
     return Math.max(1, Math.min(this.maxChunk, size));
   }
 

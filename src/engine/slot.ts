@@ -14,10 +14,10 @@ export class Slot implements PrefixCache {
     readonly sequence: LlamaContextSequence,
     /** engine.prefixCache: off makes every request evaluate its whole prompt (for comparisons). */
     readonly reusesPrefixes = true,
-    /** engine.prefillChunkMs and prefillSharedMs: how long one prompt chunk should take, alone and beside other slots' generations. */
-    prefill: { chunkMs: number; sharedMs: number } = { chunkMs: 250, sharedMs: 250 },
+    /** engine.prefillChunkMs: how long one prompt chunk should take. */
+    prefillChunkMs = 500,
   ) {
-    this.pacer = new PrefillPacer(prefill.chunkMs, sequence.context.batchSize, prefill.sharedMs);
+    this.pacer = new PrefillPacer(prefillChunkMs, sequence.context.batchSize);
   }
 
   get contextSize(): number {
