@@ -158,7 +158,7 @@ export const ConfigSchema = Type.Object(
         maxJsonDepth: Integer(2, 64, "deepest nesting of objects and arrays a request body may have (schemas, chat_template_kwargs, tool parameters); deeper is a 400 before any work", 10_000),
         maxMessages: Integer(1, 4096, "messages (chat, Messages API) or input items (Responses, its stored history included) one request may carry; more is a 400 before the prompt is rendered"),
         maxGrammarDepth: Integer(1, 256, "deepest nesting of groups in a GBNF grammar ((, [ and { inside each other); deeper is a 400 (llama.cpp's grammar parser recurses per level)", 1_000),
-        maxTokenizeChars: Integer(1, 1_048_576, "longest text /tokenize takes (characters); longer is a 413"),
+        maxTokenizeChars: Integer(1, 262_144, "longest text /tokenize takes (characters); longer is a 413"),
         maxEmbeddingTokens: Integer(1, 65_536, "tokens one /v1/embeddings request may embed across its inputs; more is a 400"),
         maxChoices: Integer(1, 8, "largest n (choices per request); each choice takes a slot of its own"),
         maxTopLogprobs: Integer(0, 20, "largest top_logprobs (chat) / logprobs (completions) a request may ask for"),

@@ -186,9 +186,17 @@ function withTemplate(model: ModelView, source: string) {
   return { ...info, metadata: { ...info.metadata, tokenizer: { ...info.metadata.tokenizer, chat_template: source } } } as typeof info;
 }
 
+/**
+ * The tools as node-llama-cpp's function calling takes them: it documents and constrains from the same schema,
+ * so a tool whose schema was relaxed names what the grammar does not enforce in its description.
+ */
 export function toFunctions(tools: readonly ToolDefinition[]): ChatModelFunctions {
   return Object.fromEntries(
-    tools.map((tool) => [tool.name, { ...(tool.description ? { description: tool.description } : {}), ...(tool.parameters ? { params: tool.parameters as never } : {}) }]),
+    tools.map((tool) => {
+      const description = [tool.description, tool.enforced && `Also: ${tool.enforced.relaxed.join("; ")} (see the schema).`].filter(Boolean).join("\n");
+      const params = tool.enforced?.parameters ?? tool.parameters;
+      return [tool.name, { ...(description ? { description } : {}), ...(params ? { params: params as never } : {}) }];
+    }),
   );
 }
 

@@ -18,6 +18,8 @@ export interface ToolDefinition {
   name: string;
   description?: string;
   parameters?: Record<string, unknown>;
+  /** When the grammar cannot enforce all of `parameters`: the part it can, and what was left out (where: keyword). */
+  enforced?: { parameters: Record<string, unknown>; relaxed: string[] };
 }
 
 /**

@@ -31,7 +31,7 @@ describe("the HTTP layer over a scripted engine", () => {
   it("maps OpenAI sampling defaults onto the engine request", async () => {
     await complete("hi", { stop: "\n" });
     expect(engine.lastRequest).toMatchObject({
-      maxTokens: 4096,
+      maxTokens: 64, // no max_tokens: until the context (64 tokens here) is full
       stop: ["\n"],
       ignoreEos: false,
       sampling: { temperature: 1, topP: 1, presencePenalty: 0, frequencyPenalty: 0 },

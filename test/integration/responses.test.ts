@@ -206,7 +206,7 @@ describe("OpenAI Responses API with the openai SDK", () => {
   it("rejects what it cannot serve with a 400 naming the parameter, and loses nothing", async () => {
     const bad: [object, string][] = [
       [{ background: true }, "background"],
-      [{ tools: [{ type: "web_search_preview" }] }, "tools[0].type"],
+      [{ tools: [{ type: "namespace", tools: [] }] }, "tools[0]"],
       [{ tools: [{ type: "function", name: "bad name!", parameters: {} }] }, "tools[0].name"],
       [{ input: [{ role: "user", content: [{ type: "input_image", image_url: "https://x/y.png" }] }] }, "input[0].content[0].type"],
       [{ input: [{ type: "item_reference", id: "msg_1" }] }, "input[0].type"],
@@ -214,7 +214,7 @@ describe("OpenAI Responses API with the openai SDK", () => {
       [{ input: [{ type: "function_call_output", output: "x" }] }, "input[0].call_id"],
       [{ tool_choice: "required" }, "tool_choice"],
       [{ tool_choice: { type: "file_search" } }, "tool_choice.type"],
-      [{ max_output_tokens: 1_000_000 }, "max_output_tokens"],
+      [{ tools: [{ type: "web_search_preview" }], tool_choice: { type: "web_search_preview" } }, "tool_choice.type"],
       [{ temperature: 3 }, "temperature"],
       [{ truncation: "sometimes" }, "truncation"],
       [{ conversation: "conv_1" }, "conversation"],

@@ -23,7 +23,9 @@ describe("a slow model on one slot", () => {
   });
 
   it("sends Anthropic's ping events while a long prompt is evaluated on /v1/messages", async () => {
-    const response = await postJson(gw.baseURL, "/messages", { model: gw.model, max_tokens: 2, stream: true, messages: [{ role: "user", content: longPrompt }] });
+    // A prompt of its own (nothing of it cached), ~1,000 tokens: several keep-alive intervals to evaluate.
+    const prompt = "a slow prompt about a fox and a dog, told again and again. ".repeat(60);
+    const response = await postJson(gw.baseURL, "/messages", { model: gw.model, max_tokens: 2, stream: true, messages: [{ role: "user", content: prompt }] });
     const events = (await response.text()).split("\n\n").filter(Boolean).map((frame) => frame.split("\n")[0]!.replace("event: ", ""));
     const firstDelta = events.indexOf("content_block_delta");
     expect(events[0]).toBe("message_start");

@@ -19,7 +19,7 @@ describe("the Responses API's stream of items", () => {
     const store = new MemoryResponseStore(10, 1 << 20, 60_000);
     const shape = responseShape({ id: "resp_1", model: "m", seed: 1, request: request(), store });
     const frames = [];
-    for await (const item of streamItems(answer(), shape, 1, false, 7)) frames.push(item);
+    for await (const item of streamItems(answer(), shape, 1, false, { promptTokens: 7, cachedTokens: 0 })) frames.push(item);
     const chunks = frames.filter((f) => f.kind === "chunk") as { event: string; data: Record<string, unknown> }[];
     expect(chunks.map((c) => c.event)).toEqual([
       "response.created", "response.in_progress",
@@ -62,7 +62,7 @@ describe("the Responses API's stream of items", () => {
       yield { type: "error", error: { status: 503, message: "shutting down", type: "server_error", code: "server_shutting_down", param: null } };
     }
     const frames = [];
-    for await (const item of streamItems(failing(), shape, 1, false, 7)) frames.push(item);
+    for await (const item of streamItems(failing(), shape, 1, false, { promptTokens: 7, cachedTokens: 0 })) frames.push(item);
     const last = frames.at(-1)!;
     if (last.kind !== "error") throw new Error(`ended with ${last.kind}`);
     const failed = shape.streamError!(last.error);

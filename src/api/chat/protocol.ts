@@ -121,7 +121,7 @@ export function toToolUse(body: ChatCompletionBody): ToolUse | undefined {
     toToolDefinitions(tools),
     typeof choice === "object" ? { mode: "function", name: choice.function.name } : { mode: choice },
     body.parallel_tool_calls ?? true,
-    { schema: (i) => `tools[${i}].function.parameters`, choiceName: "tool_choice.function.name" },
+    { choiceName: "tool_choice.function.name" },
   );
 }
 

@@ -5,18 +5,23 @@ import { checkedToolUse } from "../shared/tool-use.js";
 import type { SamplingBody } from "../shared/sampling.js";
 
 // Anthropic's Messages API (POST /v1/messages), as @anthropic-ai/sdk's MessageCreateParams names it. Unknown
-// fields are ignored, as Anthropic does; `cache_control` on any block is accepted and has no effect here.
+// fields are ignored, as Anthropic does; `cache_control` on any block, `context_management`, a tool's
+// `defer_loading` and the `anthropic-beta` header are accepted and have no effect here. Claude Code sends all of them.
 
 const Block = Type.Object({ type: Type.String({ minLength: 1 }) }, { additionalProperties: true });
 const Content = Type.Union([Type.String(), Type.Array(Block)]);
 
+// A client tool (type custom, or none) has an input_schema; a server tool (web_search_..., code_execution_...) runs on
+// Anthropic's side, which this server has not: it is left out of the prompt.
 const Tool = Type.Object({
-  name: Type.String({ pattern: "^[a-zA-Z0-9_-]{1,64}$" }),
+  name: Type.String({ minLength: 1, maxLength: 128 }),
   description: Type.Optional(Type.String()),
-  input_schema: Type.Object({}, { additionalProperties: true }),
-  type: Type.Optional(Type.Union([Type.Literal("custom"), Type.Null()])),
+  input_schema: Type.Optional(Type.Object({}, { additionalProperties: true })),
+  type: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   cache_control: Type.Optional(Type.Unknown()),
 });
+
+const isClientTool = (tool: Static<typeof Tool>) => tool.type == null || tool.type === "custom";
 
 const ToolChoice = Type.Union([
   Type.Object({ type: Type.Literal("auto"), disable_parallel_tool_use: Type.Optional(Type.Boolean()) }),
@@ -28,7 +33,8 @@ const ToolChoice = Type.Union([
 export const MessagesBody = Type.Object({
   model: Type.String({ minLength: 1 }),
   max_tokens: Type.Integer({ minimum: 1 }),
-  messages: Type.Array(Type.Object({ role: Type.Union([Type.Literal("user"), Type.Literal("assistant")]), content: Content }), { minItems: 1 }),
+  // A system message among the others: Claude Code sends one for models it does not know.
+  messages: Type.Array(Type.Object({ role: Type.Union([Type.Literal("user"), Type.Literal("assistant"), Type.Literal("system")]), content: Content }), { minItems: 1 }),
   system: Type.Optional(Content),
   temperature: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
   top_p: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
@@ -37,7 +43,13 @@ export const MessagesBody = Type.Object({
   stream: Type.Optional(Type.Boolean()),
   tools: Type.Optional(Type.Array(Tool, { maxItems: 128 })),
   tool_choice: Type.Optional(ToolChoice),
-  thinking: Type.Optional(Type.Object({ type: Type.Union([Type.Literal("enabled"), Type.Literal("disabled")]), budget_tokens: Type.Optional(Type.Integer({ minimum: 0 })) })),
+  thinking: Type.Optional(
+    Type.Object(
+      { type: Type.Union([Type.Literal("enabled"), Type.Literal("disabled"), Type.Literal("adaptive")]), budget_tokens: Type.Optional(Type.Integer({ minimum: 0 })), display: Type.Optional(Type.String()) },
+      { additionalProperties: true },
+    ),
+  ),
+  output_config: Type.Optional(Type.Object({ effort: Type.Optional(Type.String({ maxLength: 32 })) }, { additionalProperties: true })),
   metadata: Type.Optional(Type.Object({ user_id: Type.Optional(Type.Union([Type.String(), Type.Null()])) })),
 });
 
@@ -77,6 +89,7 @@ export function toChatMessages(body: Pick<MessagesBody, "system" | "messages">):
   }
   body.messages.forEach((message, m) => {
     const param = `messages[${m}].content`;
+    if (message.role === "system") return void out.push({ role: "system", content: textOf(message.content, param) });
     if (typeof message.content === "string") return void out.push({ role: message.role, content: message.content });
     const blocks = message.content as BlockObject[];
     if (message.role === "assistant") {
@@ -103,18 +116,20 @@ export function toChatMessages(body: Pick<MessagesBody, "system" | "messages">):
 }
 
 /** tools + tool_choice as the engine takes them (any / a named tool: constrained from the first token, as chat's required). */
-export function toToolUse(body: MessagesBody): ToolUse | undefined {
-  const tools = body.tools ?? [];
+export function toToolUse(body: Pick<MessagesBody, "tools" | "tool_choice">): ToolUse | undefined {
+  const tools = (body.tools ?? []).filter(isClientTool);
+  const bad = tools.find((tool) => !/^[a-zA-Z0-9_-]{1,64}$/.test(tool.name));
+  if (bad) throw invalidRequest(`Invalid tool name '${bad.name}': 1 to 64 letters, digits, '_' or '-'.`, "tools", "invalid_value");
   const choice = body.tool_choice ?? { type: "auto" as const };
   if (choice.type === "none" || tools.length === 0) {
     if (choice.type !== "none" && choice.type !== "auto") throw invalidRequest("'tool_choice' needs 'tools'.", "tool_choice");
     return undefined;
   }
   return checkedToolUse(
-    tools.map((t) => ({ name: t.name, ...(t.description ? { description: t.description } : {}), parameters: t.input_schema as Record<string, unknown> })),
+    tools.map((t) => ({ name: t.name, ...(t.description ? { description: t.description } : {}), parameters: (t.input_schema ?? { type: "object" }) as Record<string, unknown> })),
     choice.type === "auto" ? { mode: "auto" } : choice.type === "any" ? { mode: "required" } : { mode: "function", name: choice.name },
     !choice.disable_parallel_tool_use,
-    { schema: (i) => `tools[${i}].input_schema`, choiceName: "tool_choice.name" },
+    { choiceName: "tool_choice.name" },
   );
 }
 
@@ -130,4 +145,16 @@ export function toSamplingBody(body: MessagesBody): SamplingBody {
     ...(body.metadata?.user_id ? { user: body.metadata.user_id } : {}),
     stream: body.stream === true,
   };
+}
+
+/**
+ * The chat template's reasoning switches from Anthropic's fields: thinking disabled turns thinking off where the
+ * template has a switch; output_config.effort is the template's reasoning_effort. Undefined when neither is set.
+ */
+export function templateArgs(body: Pick<MessagesBody, "thinking" | "output_config">): Record<string, unknown> | undefined {
+  const args = {
+    ...(body.thinking?.type === "disabled" ? { enable_thinking: false } : {}),
+    ...(body.output_config?.effort ? { reasoning_effort: body.output_config.effort } : {}),
+  };
+  return Object.keys(args).length > 0 ? args : undefined;
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { FinishReason } from "../../engine/types.js";
 import { anthropicErrorBody } from "../../server/error-handler.js";
-import { toOpenAiUsage, type AnswerChoice, type AnswerEvent, type OpenAiUsage, type ResponseShape, type StreamItem } from "../shared/response-shape.js";
+import { toOpenAiUsage, type AnswerChoice, type AnswerEvent, type OpenAiUsage, type PromptCount, type ResponseShape, type StreamItem } from "../shared/response-shape.js";
 
 // Anthropic's Message object and its stream of named events (message_start, content_block_start /
 // _delta / _stop, message_delta, message_stop), as @anthropic-ai/sdk's types name them.
@@ -24,7 +24,7 @@ const parsed = (json: string): unknown => {
 
 export function messageResponseShape(model: string): ResponseShape {
   const id = `msg_${randomUUID().replaceAll("-", "")}`;
-  const usageOf = (usage: OpenAiUsage) => ({ input_tokens: usage.prompt_tokens, output_tokens: usage.completion_tokens, cache_read_input_tokens: usage.prompt_tokens_details.cached_tokens, cache_creation_input_tokens: 0 });
+  const usageOf = (usage: OpenAiUsage) => anthropicUsage(usage.prompt_tokens, usage.prompt_tokens_details.cached_tokens, usage.completion_tokens);
   return {
     id,
     doneMarker: false,
@@ -40,7 +40,7 @@ export function messageResponseShape(model: string): ResponseShape {
       usage: usageOf(usage),
     }),
     streamError: (error) => ({ event: "error", data: anthropicErrorBody(error) }),
-    streamFrames: (events, promptTokens) => messageStream(events, { id, model, promptTokens }),
+    streamFrames: (events, prompt) => messageStream(events, { id, model, prompt }),
   };
 }
 
@@ -53,9 +53,10 @@ function contentBlocks(choice: AnswerChoice): object[] {
 }
 
 /** The answer's events as Anthropic's stream: one content block per kind of output, opened and closed in order. */
-async function* messageStream(events: AsyncIterable<AnswerEvent>, { id, model, promptTokens }: { id: string; model: string; promptTokens: number }): AsyncGenerator<StreamItem> {
+async function* messageStream(events: AsyncIterable<AnswerEvent>, { id, model, prompt }: { id: string; model: string; prompt: PromptCount }): AsyncGenerator<StreamItem> {
   const frame = (event: string, data: object): StreamItem => ({ kind: "chunk", event, data: { type: event, ...data } });
-  yield frame("message_start", { message: { id, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: promptTokens, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 } } });
+  const startUsage = anthropicUsage(prompt.promptTokens, prompt.cachedTokens, 0);
+  yield frame("message_start", { message: { id, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage: startUsage } });
   yield frame("ping", {});
   let open: { kind: "text" | "thinking" | "tool"; toolIndex?: number } | undefined;
   let index = -1;
@@ -80,9 +81,17 @@ async function* messageStream(events: AsyncIterable<AnswerEvent>, { id, model, p
     else if (event.type === "error") return yield { kind: "error", error: event.error };
     else {
       if (open) yield frame("content_block_stop", { index });
-      yield frame("message_delta", { delta: { stop_reason: stopReason(finish.reason, finish.stopSequence), stop_sequence: finish.stopSequence ?? null }, usage: { output_tokens: event.usage.completionTokens } });
+      yield frame("message_delta", { delta: { stop_reason: stopReason(finish.reason, finish.stopSequence), stop_sequence: finish.stopSequence ?? null }, usage: anthropicUsage(event.usage.promptTokens, event.usage.cachedTokens, event.usage.completionTokens) });
       yield frame("message_stop", {});
       return yield { kind: "end", usage: toOpenAiUsage(event.usage) };
     }
   }
+}
+
+/**
+ * Usage as Anthropic counts it: `input_tokens` are the prompt tokens read from no cache (Anthropic's total input
+ * is input + cache reads + cache writes); this server writes no cache entries a client pays for, so none are created.
+ */
+function anthropicUsage(promptTokens: number, cachedTokens: number, outputTokens: number) {
+  return { input_tokens: promptTokens - cachedTokens, cache_creation_input_tokens: 0, cache_read_input_tokens: cachedTokens, output_tokens: outputTokens };
 }

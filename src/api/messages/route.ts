@@ -7,7 +7,7 @@ import { anthropicErrorBody, handleErrors } from "../../server/error-handler.js"
 import type { ApiContext } from "../context.js";
 import { type GenerationEndpoint } from "../shared/endpoint.js";
 import { generationRoute } from "../shared/generation-route.js";
-import { CountTokensBody, MessagesBody, toChatMessages, toSamplingBody, toToolUse } from "./protocol.js";
+import { CountTokensBody, MessagesBody, templateArgs, toChatMessages, toSamplingBody, toToolUse } from "./protocol.js";
 import { messageResponseShape } from "./response.js";
 
 /** POST /v1/messages: Anthropic's Messages API, one more endpoint spec on the shared generation core. */
@@ -16,7 +16,10 @@ export const messagesEndpoint: GenerationEndpoint<MessagesBody> = {
   messageType: "messages.create",
   operation: "chat",
   bodySchema: MessagesBody,
-  toPrompt: (body) => ({ kind: "chat", messages: toChatMessages(body) }),
+  toPrompt: (body) => {
+    const args = templateArgs(body);
+    return { kind: "chat", messages: toChatMessages(body), ...(args ? { templateArgs: args } : {}) };
+  },
   toSamplingBody,
   toOptions: (body) => {
     const tools = toToolUse(body);
@@ -34,7 +37,7 @@ export const messagesRoute: FastifyPluginAsync<ApiContext & { http: GatewayConfi
     const body = request.body as Static<typeof CountTokensBody>;
     const engine = context.models.resolve(body.model);
     if (!engine.renderChat) throw invalidRequest(`The model '${body.model}' cannot count tokens here (it is served by an upstream).`, "model", "unsupported_model");
-    const tools = toToolUse({ ...body, max_tokens: 1 });
+    const tools = toToolUse(body);
     const input = { messages: toChatMessages(body), ...(tools ? { tools: tools.tools } : {}) };
     checkChat(input, context.limits.maxMessages);
     const { tokens } = await engine.renderChat(input);

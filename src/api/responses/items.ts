@@ -17,7 +17,8 @@ export type ItemStatus = "in_progress" | "completed" | "incomplete";
 
 export type ResponseItem =
   | { id: string; type: "message"; role: "user" | "system" | "developer" | "assistant"; content: TextPart[]; status: ItemStatus }
-  | { id: string; type: "function_call"; call_id: string; name: string; arguments: string; status: ItemStatus }
+  /** `namespace`: the namespace tool the function belongs to (Codex groups its tools so). */
+  | { id: string; type: "function_call"; call_id: string; name: string; namespace?: string; arguments: string; status: ItemStatus }
   | { id: string; type: "function_call_output"; call_id: string; output: string; status: "completed" }
   | { id: string; type: "reasoning"; summary: unknown[]; content?: { type: "reasoning_text"; text: string }[] };
 
@@ -65,7 +66,15 @@ export function normalizeInput(input: string | unknown[]): ResponseItem[] {
         return { id: id ?? itemId("msg"), type: "message", role, content: textParts(item.content, role, `${param}.content`), status: "completed" };
       }
       case "function_call":
-        return { id: id ?? itemId("fc"), type: "function_call", call_id: requiredString(item, "call_id", param), name: requiredString(item, "name", param), arguments: requiredString(item, "arguments", param), status: "completed" };
+        return {
+          id: id ?? itemId("fc"),
+          type: "function_call",
+          call_id: requiredString(item, "call_id", param),
+          name: requiredString(item, "name", param),
+          ...(typeof item.namespace === "string" && item.namespace ? { namespace: item.namespace } : {}),
+          arguments: requiredString(item, "arguments", param),
+          status: "completed",
+        };
       case "function_call_output": {
         const output = typeof item.output === "string" ? item.output : Array.isArray(item.output) ? textParts(item.output, "user", `${param}.output`).map((p) => p.text).join("") : undefined;
         if (output === undefined) throw invalidRequest(`Missing required parameter: '${param}.output' (a string or input_text parts).`, `${param}.output`, "missing_required_parameter");
@@ -90,7 +99,7 @@ export function toChatMessages(items: readonly ResponseItem[]): ChatMessage[] {
   for (const item of items) {
     if (item.type === "message") out.push({ role: item.role === "developer" ? "system" : item.role, content: textOf(item.content) });
     else if (item.type === "function_call") {
-      const call: ToolCall = { id: item.call_id, name: item.name, arguments: item.arguments };
+      const call: ToolCall = { id: item.call_id, name: flatToolName(item.namespace, item.name), arguments: item.arguments };
       const last = out.at(-1);
       if (last?.role === "assistant") last.toolCalls = [...(last.toolCalls ?? []), call];
       else out.push({ role: "assistant", content: "", toolCalls: [call] });
@@ -99,13 +108,13 @@ export function toChatMessages(items: readonly ResponseItem[]): ChatMessage[] {
   return out;
 }
 
-/** The output items of a finished answer: its thinking, its text (also when empty and nothing else came) and its calls. */
-export function outputItems(choice: AnswerChoice, ids: { reasoning: string; message: string }): ResponseItem[] {
+/** The output items of a finished answer: its thinking, its text (also when empty and nothing else came) and its calls (`names`: the namespaced tools' flat names). */
+export function outputItems(choice: AnswerChoice, ids: { reasoning: string; message: string }, names: ToolNames): ResponseItem[] {
   const status = choice.finishReason === "length" ? "incomplete" : "completed";
   return [
     ...(choice.reasoning ? [reasoningItem(ids.reasoning, choice.reasoning)] : []),
     ...(choice.text || choice.toolCalls.length === 0 ? [messageItem(ids.message, choice.text, status, choice.logprobs?.map(toOpenAiLogprob))] : []),
-    ...choice.toolCalls.map((call): ResponseItem => ({ id: itemId("fc"), type: "function_call", call_id: call.id, name: call.name, arguments: call.arguments, status })),
+    ...choice.toolCalls.map((call): ResponseItem => ({ id: itemId("fc"), type: "function_call", call_id: call.id, ...names.split(call.name), arguments: call.arguments, status })),
   ];
 }
 
@@ -118,3 +127,25 @@ export const messageItem = (id: string, text: string, status: ItemStatus, logpro
 });
 
 export const reasoningItem = (id: string, text: string): ResponseItem => ({ id, type: "reasoning", summary: [], content: [{ type: "reasoning_text", text }] });
+
+/**
+ * The functions of namespace tools reach the model under one flat name each, `namespace__name`; a call to one goes
+ * back to the client as `{namespace, name}`, as OpenAI's function_call items carry them.
+ */
+export function flatToolName(namespace: string | undefined, name: string): string {
+  return namespace ? `${namespace}__${name}` : name;
+}
+
+export class ToolNames {
+  private readonly namespaced = new Map<string, { namespace: string; name: string }>();
+
+  add(namespace: string, name: string): string {
+    const flat = flatToolName(namespace, name);
+    this.namespaced.set(flat, { namespace, name });
+    return flat;
+  }
+
+  split(flat: string): { name: string; namespace?: string } {
+    return this.namespaced.get(flat) ?? { name: flat };
+  }
+}

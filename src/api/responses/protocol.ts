@@ -3,6 +3,7 @@ import { invalidRequest } from "../../errors.js";
 import type { ToolDefinition, ToolUse } from "../../engine/types.js";
 import { checkedToolUse } from "../shared/tool-use.js";
 import { Nullable, type SamplingBody } from "../shared/sampling.js";
+import { flatToolName, ToolNames } from "./items.js";
 
 // OpenAI's Responses API (POST /v1/responses), as the `openai` SDK's ResponseCreateParams names it. Unknown
 // fields are ignored, as OpenAI does; what this server cannot do is a 400 naming the field.
@@ -47,6 +48,11 @@ export const ResponsesBody = Type.Object({
   previous_response_id: Nullable(Type.String({ minLength: 1 })),
   background: Nullable(Type.Boolean()),
   include: Nullable(Type.Array(Type.String())),
+  // Accepted and without effect here (Codex sends them): a conversation's cache key (used to choose a replica),
+  // the client's own metadata, the cache retention.
+  prompt_cache_key: Nullable(Type.String({ maxLength: 1024 })),
+  client_metadata: Type.Optional(Type.Unknown()),
+  prompt_cache_retention: Type.Optional(Type.Unknown()),
   conversation: Type.Optional(Type.Unknown()),
   prompt: Type.Optional(Type.Unknown()),
   // Extensions, as on chat: when requests wait for a slot, a key's requests with lower values go first (vLLM's);
@@ -81,21 +87,45 @@ export function checkRequest(body: Pick<ResponsesBody, "background" | "conversat
   if (body.prompt != null) throw invalidRequest("'prompt' (stored prompt templates) is not supported here: send 'instructions' and 'input'.", "prompt", "unsupported_parameter");
 }
 
-/** The function tools of a request as the engine takes them; built-in tools (web search, file search, MCP...) are a 400. */
+/**
+ * The function tools of a request as the engine takes them. A namespace tool (Codex's grouping) gives its functions
+ * under flat names (items.ts ToolNames); hosted tools (web_search, file_search, code_interpreter, mcp, ...) run on
+ * OpenAI's side, which this server has not: they are left out of the prompt, as other local servers do.
+ */
 export function toToolDefinitions(tools: readonly Static<typeof Item>[]): ToolDefinition[] {
-  return tools.map((value, i) => {
-    const tool = value as Record<string, unknown>;
-    if (tool.type !== "function")
-      throw invalidRequest(`Tools of type '${String(tool.type)}' are not supported here: this server runs no built-in tools. Use function tools.`, `tools[${i}].type`, "unsupported_tool");
+  return functionTools(tools).map(({ tool, param, namespace }) => {
     if (typeof tool.name !== "string" || !/^[a-zA-Z0-9_-]{1,64}$/.test(tool.name))
-      throw invalidRequest(`Invalid value for 'tools[${i}].name': 1 to 64 letters, digits, '_' or '-'.`, `tools[${i}].name`, "invalid_value");
+      throw invalidRequest(`Invalid value for '${param}.name': 1 to 64 letters, digits, '_' or '-'.`, `${param}.name`, "invalid_value");
     const parameters = tool.parameters;
-    if (parameters != null && (typeof parameters !== "object" || Array.isArray(parameters))) throw invalidRequest(`'tools[${i}].parameters' must be a JSON schema object.`, `tools[${i}].parameters`, "invalid_type");
+    if (parameters != null && (typeof parameters !== "object" || Array.isArray(parameters))) throw invalidRequest(`'${param}.parameters' must be a JSON schema object.`, `${param}.parameters`, "invalid_type");
     return {
-      name: tool.name,
+      name: flatToolName(namespace, tool.name),
       ...(typeof tool.description === "string" && tool.description ? { description: tool.description } : {}),
       ...(parameters ? { parameters: parameters as Record<string, unknown> } : {}),
     };
+  });
+}
+
+/** The flat names of the namespaced functions a request offers, to give their calls back as {namespace, name}. */
+export function toolNames(tools: readonly Static<typeof Item>[] | null | undefined): ToolNames {
+  const names = new ToolNames();
+  for (const { tool, namespace } of functionTools(tools ?? [])) if (namespace && typeof tool.name === "string") names.add(namespace, tool.name);
+  return names;
+}
+
+type Raw = Record<string, unknown>;
+
+function functionTools(tools: readonly Static<typeof Item>[]): { tool: Raw; param: string; namespace?: string }[] {
+  return tools.flatMap((value, i) => {
+    const tool = value as Raw;
+    if (tool.type === "function") return [{ tool, param: `tools[${i}]` }];
+    if (tool.type !== "namespace") return []; // a hosted tool
+    if (typeof tool.name !== "string" || !/^[a-zA-Z0-9_-]{1,64}$/.test(tool.name) || !Array.isArray(tool.tools))
+      throw invalidRequest(`Invalid value for 'tools[${i}]': a namespace tool needs a 'name' (letters, digits, '_' or '-') and 'tools'.`, `tools[${i}]`, "invalid_value");
+    const namespace = tool.name;
+    return (tool.tools as unknown[]).flatMap((inner, j) =>
+      typeof inner === "object" && inner !== null && (inner as Raw).type === "function" ? [{ tool: inner as Raw, param: `tools[${i}].tools[${j}]`, namespace }] : [],
+    );
   });
 }
 
@@ -104,14 +134,13 @@ export function toToolUse(body: Pick<ResponsesBody, "tools" | "tool_choice" | "p
   const tools = toToolDefinitions(body.tools ?? []);
   const choice = body.tool_choice ?? "auto";
   if (typeof choice === "object" && choice.type !== "function")
-    throw invalidRequest(`tool_choice of type '${choice.type}' is not supported here: use none, auto, required or {type: "function", name}.`, "tool_choice.type", "unsupported_value");
+    throw invalidRequest(`tool_choice of type '${choice.type}' is not supported here: this server runs no hosted tools. Use none, auto, required or {type: "function", name}.`, "tool_choice.type", "unsupported_value");
   if (choice === "none" || (choice === "auto" && tools.length === 0)) return undefined;
   if (tools.length === 0) throw invalidRequest("'tool_choice' is set but no 'tools' are given.", "tool_choice");
   if (body.grammar || (body.text?.format && body.text.format.type !== "text"))
     throw invalidRequest("'tools' cannot be combined with a JSON 'text.format' or a 'grammar' here: tool calls already constrain the answer. Set tool_choice 'none' for constrained output.", body.grammar ? "grammar" : "text.format");
   if (typeof choice === "object" && !choice.name) throw invalidRequest("Missing required parameter: 'tool_choice.name'.", "tool_choice.name", "missing_required_parameter");
   return checkedToolUse(tools, typeof choice === "object" ? { mode: "function", name: choice.name! } : { mode: choice }, body.parallel_tool_calls ?? true, {
-    schema: (i) => `tools[${i}].parameters`,
     choiceName: "tool_choice.name",
   });
 }
@@ -126,7 +155,8 @@ export function toSamplingBody(body: ResponsesBody): SamplingBody {
     ...(body.top_p != null ? { top_p: body.top_p } : {}),
     ...(body.priority != null ? { priority: body.priority } : {}),
     ...(body.grammar ? { grammar: body.grammar } : {}),
-    ...(body.user ? { user: body.user } : {}),
+    // prompt_cache_key names a conversation (Codex sends one per session): replicas are chosen by it, as by `user`.
+    ...(body.prompt_cache_key || body.user ? { user: body.prompt_cache_key || body.user } : {}),
     ...(format && format.type !== "text"
       ? { response_format: format.type === "json_object" ? { type: "json_object" } : { type: "json_schema", json_schema: { name: format.name!, schema: format.schema!, strict: format.strict ?? null } } }
       : {}),

@@ -1,7 +1,8 @@
 import type { ErrorData, FinishReason, TokenLogprob } from "../../engine/types.js";
 import { toOpenAiLogprob, toOpenAiUsage, type AnswerEvent, type OpenAiUsage, type ResponseShape, type StreamItem } from "../shared/response-shape.js";
 import type { ResponsesRequest } from "./conversation.js";
-import { itemId, messageItem, outputItems, reasoningItem, type ItemStatus, type ResponseItem } from "./items.js";
+import { itemId, messageItem, outputItems, reasoningItem, type ItemStatus, type ResponseItem, type ToolNames } from "./items.js";
+import { toolNames } from "./protocol.js";
 import type { ResponseStore } from "./store.js";
 
 // OpenAI's Response object and its stream of named events (response.created ... response.completed), as the
@@ -16,6 +17,8 @@ interface ResponseContext {
   request: ResponsesRequest;
   /** Where the finished response is kept (absent with store: false). */
   store: ResponseStore | undefined;
+  /** The namespaced functions' flat names (set by responseShape). */
+  names?: ToolNames;
 }
 
 const usageOf = (usage: OpenAiUsage, reasoningTokens: number) => ({
@@ -75,12 +78,13 @@ async function finish(context: ResponseContext, createdAt: number, output: Respo
 }
 
 export function responseShape(context: ResponseContext): ResponseShape {
+  context = { ...context, names: toolNames(context.request.tools) };
   const createdAt = Math.floor(Date.now() / 1000);
   const stream = new ResponseStream(context, createdAt);
   return {
     id: context.id,
     doneMarker: false,
-    complete: ([choice], usage) => finish(context, createdAt, outputItems(choice!, { reasoning: itemId("rs"), message: itemId("msg") }), choice!.finishReason, usageOf(usage, choice!.reasoningTokens)),
+    complete: ([choice], usage) => finish(context, createdAt, outputItems(choice!, { reasoning: itemId("rs"), message: itemId("msg") }, context.names!), choice!.finishReason, usageOf(usage, choice!.reasoningTokens)),
     streamFrames: (events) => stream.frames(events),
     streamError: (error) => stream.failed(error),
   };
@@ -93,7 +97,7 @@ interface OpenItem {
   text: string;
   logprobs: object[];
   toolIndex?: number;
-  call?: { call_id: string; name: string };
+  call?: { call_id: string; name: string; namespace?: string };
 }
 
 /** One response's stream: its items opened and closed in order, each event numbered. */
@@ -131,7 +135,7 @@ class ResponseStream {
           if (this.open?.kind !== "reasoning") yield* this.openItem("reasoning");
           this.open!.text += e.text;
           yield this.frame("response.reasoning_text.delta", { item_id: this.open!.id, output_index: this.open!.index, content_index: 0, delta: e.text });
-        } else if (e.type === "tool_call") yield* this.openItem("function_call", { call_id: e.id, name: e.name }, e.index);
+        } else if (e.type === "tool_call") yield* this.openItem("function_call", { call_id: e.id, ...this.context.names!.split(e.name) }, e.index);
         else if (this.open?.kind === "function_call" && this.open.toolIndex === e.index) {
           this.open.text += e.text;
           yield this.frame("response.function_call_arguments.delta", { item_id: this.open.id, output_index: this.open.index, delta: e.text });
@@ -198,7 +202,7 @@ class ResponseStream {
 
   private itemOf(open: OpenItem, status: ItemStatus): ResponseItem {
     if (open.kind === "reasoning") return reasoningItem(open.id, open.text);
-    if (open.kind === "function_call") return { id: open.id, type: "function_call", call_id: open.call!.call_id, name: open.call!.name, arguments: open.text, status };
+    if (open.kind === "function_call") return { id: open.id, type: "function_call", ...open.call!, arguments: open.text, status };
     return messageItem(open.id, open.text, status, open.logprobs);
   }
 }

@@ -54,12 +54,18 @@ export interface ChunkShape extends ShapeBase {
   streamFrames?: undefined;
 }
 
+/** The prompt's size and how much of it came from cache: known before the first token. */
+export interface PromptCount {
+  promptTokens: number;
+  cachedTokens: number;
+}
+
 /**
  * A protocol whose stream is not one chunk per event (Anthropic's content blocks and named events) writes its
- * own stream items from the answer's events; `promptTokens` is known before the first one.
+ * own stream items from the answer's events; the prompt's count is known before the first one.
  */
 export interface FramedShape extends ShapeBase {
-  streamFrames(events: AsyncIterable<AnswerEvent>, promptTokens: number): AsyncIterable<StreamItem>;
+  streamFrames(events: AsyncIterable<AnswerEvent>, prompt: PromptCount): AsyncIterable<StreamItem>;
 }
 
 /** How one endpoint shapes the shared answer events into its protocol's objects. */
@@ -102,8 +108,8 @@ export type StreamItem =
  * The streamed form of an answer, whatever the transport: the chunks OpenAI sends (role first for each
  * choice, one per event, a finish chunk per choice, the usage chunk when asked for), then an end or an error.
  */
-export async function* streamItems(events: AsyncIterable<AnswerEvent>, shape: ResponseShape, choices: number, includeUsage: boolean, promptTokens = 0): AsyncGenerator<StreamItem> {
-  if (shape.streamFrames) return yield* shape.streamFrames(events, promptTokens);
+export async function* streamItems(events: AsyncIterable<AnswerEvent>, shape: ResponseShape, choices: number, includeUsage: boolean, prompt: PromptCount): AsyncGenerator<StreamItem> {
+  if (shape.streamFrames) return yield* shape.streamFrames(events, prompt);
   if (shape.streamStart) for (let index = 0; index < choices; index++) yield { kind: "chunk", data: shape.streamStart(index) };
   for await (const event of events) {
     if (event.type === "choice") yield { kind: "chunk", data: shape.streamDelta(event.index, toDelta(event.event)) };

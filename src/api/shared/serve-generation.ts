@@ -6,7 +6,7 @@ import type { RequestRecord } from "../../observability/request-record.js";
 import type { ApiContext } from "../context.js";
 import { clientSignal } from "./client-signal.js";
 import { startGeneration, type PreparedGeneration } from "./endpoint.js";
-import { collectAnswer, openAiError, streamItems, toOpenAiUsage, type AnswerEvent } from "./response-shape.js";
+import { collectAnswer, openAiError, streamItems, toOpenAiUsage, type AnswerEvent, type PromptCount } from "./response-shape.js";
 
 export interface ServeOptions extends PreparedGeneration {
   admission: Admission;
@@ -32,7 +32,7 @@ export async function serveGeneration(reply: FastifyReply, options: ServeOptions
       if (abort.signal.aborted) return abandon(reply);
       throw error;
     }
-    if (options.stream) await writeStream(reply, started.events, abort.signal, options, started.promptTokens);
+    if (options.stream) await writeStream(reply, started.events, abort.signal, options, started);
     else await writeJson(reply, started.events, abort.signal, options);
   } finally {
     client.done();
@@ -51,7 +51,7 @@ async function writeStream(
   events: AsyncIterable<AnswerEvent>,
   signal: AbortSignal,
   { shape, choices, includeUsage, record, context }: ServeOptions,
-  promptTokens: number,
+  prompt: PromptCount,
 ): Promise<void> {
   reply.hijack();
   const sse = new SseWriter(reply.raw, context.limits.sseKeepAliveMs, { ...(reply.getHeaders() as Record<string, string>) }, shape.keepAliveFrame);
@@ -60,7 +60,7 @@ async function writeStream(
   active.inc();
   let completed = false;
   try {
-    for await (const item of streamItems(events, shape, choices, includeUsage, promptTokens)) {
+    for await (const item of streamItems(events, shape, choices, includeUsage, { promptTokens: prompt.promptTokens, cachedTokens: prompt.cachedTokens })) {
       if (signal.aborted || sse.closed) break;
       if (item.kind === "chunk") await sse.send(item.data, item.event);
       else if (item.kind === "error") {

@@ -92,7 +92,7 @@ export class SocketSession {
       const started = await startGeneration(prepared, admission, record, abort.signal, this.context);
       streaming = true; // like SSE's gauge: only generations that got to stream count
       active.inc();
-      for await (const item of streamItems(started.events, prepared.shape, prepared.choices, prepared.includeUsage)) {
+      for await (const item of streamItems(started.events, prepared.shape, prepared.choices, prepared.includeUsage, started)) {
         if (abort.signal.aborted || !(await this.writable(abort.signal))) break;
         if (item.kind === "chunk") this.send({ type: "chunk", id, data: item.data });
         else {

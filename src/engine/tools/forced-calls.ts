@@ -17,7 +17,7 @@ export function forcedCallLayout(tools: ToolUse): Layout {
 /** The JSON schema the answer must match. */
 export function forcedCallConstraint(tools: ToolUse): OutputConstraint {
   const layout = forcedCallLayout(tools);
-  const argumentsOf = (tool: ToolDefinition | undefined) => tool?.parameters ?? ANY_OBJECT;
+  const argumentsOf = (tool: ToolDefinition | undefined) => tool?.enforced?.parameters ?? tool?.parameters ?? ANY_OBJECT;
   if (layout.kind === "arguments") return { kind: "json_schema", schema: argumentsOf(tools.tools.find((t) => t.name === layout.name)) };
   const call = {
     anyOf: tools.tools.map((tool) => ({
