@@ -1,5 +1,7 @@
 import { Template } from "@huggingface/jinja";
 import { SpecialToken, SpecialTokensText, type LlamaText } from "node-llama-cpp";
+import { ApiError } from "../errors.js";
+import type { TemplateWorker } from "./template-worker.js";
 import type { ChatMessage, ToolDefinition } from "./types.js";
 
 /** What a chat prompt is made of: the conversation, the tools offered, and the template's own arguments (chat_template_kwargs). */
@@ -46,8 +48,25 @@ export class ChatTemplate {
     }
   }
 
-  private renderAsIs({ messages, tools, args }: ChatInput): string {
-    const text = this.template.render({
+  /** The same text, rendered on `worker` within `timeoutMs` (a long conversation: see template-worker.ts). */
+  async renderOffThread(input: ChatInput, worker: TemplateWorker, timeoutMs: number, signal?: AbortSignal): Promise<string> {
+    const render = async (messages: readonly ChatMessage[]) => this.withoutBos(await worker.render(this.source, this.context({ ...input, messages }), timeoutMs, signal));
+    try {
+      return await render(input.messages);
+    } catch (error) {
+      const merged = error instanceof ApiError || signal?.aborted ? undefined : systemMergedIntoUser(input.messages);
+      if (!merged) throw error;
+      return render(merged);
+    }
+  }
+
+  private renderAsIs(input: ChatInput): string {
+    return this.withoutBos(this.template.render(this.context(input)));
+  }
+
+  /** The variables the template is rendered with: plain data, so that a worker thread can take them. */
+  private context({ messages, tools, args }: ChatInput): Record<string, unknown> {
+    return {
       date_string: todayAsDateString(), // llama.cpp passes it (Llama 3.1's template would write a fixed date without it)
       ...args,
       messages: messages.map(templateMessage),
@@ -55,7 +74,10 @@ export class ChatTemplate {
       add_generation_prompt: true,
       bos_token: this.specials.bos,
       eos_token: this.specials.eos,
-    });
+    };
+  }
+
+  private withoutBos(text: string): string {
     return this.specials.addsBos && this.specials.bos && text.startsWith(this.specials.bos) ? text.slice(this.specials.bos.length) : text;
   }
 }

@@ -44,14 +44,13 @@ export class LlamaEngine implements ModelEngine {
     private readonly slots: Slot[],
     private readonly scheduler: SlotScheduler<Slot>,
     private readonly renderer: PromptRenderer,
-    private readonly requestTimeoutMs: number,
+    /** request.timeoutMs, request.maxEmbeddingTokens, request.renderTimeoutMs. */
+    private readonly limits: Pick<GatewayConfig["request"], "timeoutMs" | "maxEmbeddingTokens" | "renderTimeoutMs">,
     private readonly streamInterval: number,
     private readonly reasoning: ReasoningMode,
     private readonly batchFill: BatchFill | undefined,
     private readonly promptCache: PromptCache | undefined,
     private readonly pooling: PoolingChoice,
-    /** request.maxEmbeddingTokens: tokens one embeddings request may take across its inputs. */
-    private readonly embeddingTokenLimit: number,
     private readonly speculation?: Speculation,
   ) {
     this.grammars = new GrammarCache(model.llama);
@@ -140,7 +139,7 @@ export class LlamaEngine implements ModelEngine {
       created: Math.floor(Date.now() / 1000),
     };
     const promptCache = engine.prefixCache && engine.promptCacheMiB > 0 ? new PromptCache(engine.promptCacheMiB * 2 ** 20, engine.promptCacheEntries) : undefined;
-    return new LlamaEngine(description, model, contexts, slots, scheduler, renderer, config.request.timeoutMs, engine.streamInterval, engine.reasoning, batchFill, promptCache, pooling, config.request.maxEmbeddingTokens, speculation);
+    return new LlamaEngine(description, model, contexts, slots, scheduler, renderer, config.request, engine.streamInterval, engine.reasoning, batchFill, promptCache, pooling, speculation);
   }
 
   async start(request: GenerationRequest, clientSignal: AbortSignal): Promise<Generation> {
@@ -148,7 +147,10 @@ export class LlamaEngine implements ModelEngine {
     const autoCalls = tools?.choice.mode === "auto";
     // A forced call is JSON from the first token: neither a user's constraint nor a thinking block comes first.
     if (tools && !autoCalls) request = { ...request, constraint: forcedCallConstraint(tools) };
-    const prompt = this.renderer.render(request.prompt, { tools: tools?.tools, openThought: !request.constraint, args: request.prompt.kind === "chat" ? request.prompt.templateArgs : undefined });
+    const args = request.prompt.kind === "chat" ? request.prompt.templateArgs : undefined;
+    // A long conversation renders on a worker thread, within request.renderTimeoutMs and stopped if the client leaves.
+    const rendered = request.prompt.kind === "chat" ? await this.renderer.renderOffThread({ messages: request.prompt.messages, tools: tools?.tools, args }, this.renderBudget(clientSignal)) : undefined;
+    const prompt = this.renderer.render(request.prompt, { tools: tools?.tools, openThought: !request.constraint, args }, rendered);
     const vocabulary = vocabularySize(this.model);
     const outside = Object.keys(request.logitBias ?? {}).find((token) => Number(token) >= vocabulary);
     if (outside !== undefined) throw invalidRequest(`logit_bias names token ${outside}, which is not in this model's vocabulary (0 to ${vocabulary - 1}).`, "logit_bias", "invalid_value");
@@ -167,7 +169,7 @@ export class LlamaEngine implements ModelEngine {
     const slot = await this.scheduler.acquire(prompt.tokens, clientSignal, { tenant: request.tenant?.name ?? ANONYMOUS_TICKET.tenant, weight: request.tenant?.weight ?? 1, priority: request.priority ?? 0 });
     if (slot.reusesPrefixes) this.sharing.announce(request.share);
     const queueWaitMs = performance.now() - queuedAt;
-    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
+    const timeout = AbortSignal.timeout(this.limits.timeoutMs);
     const signal = AbortSignal.any([clientSignal, timeout]);
     let cached: number;
     let reused: number;
@@ -197,7 +199,7 @@ export class LlamaEngine implements ModelEngine {
       if (!started) release();
     };
     signal.addEventListener("abort", releaseIfIdle, { once: true });
-    const timeoutMs = this.requestTimeoutMs;
+    const timeoutMs = this.limits.timeoutMs;
     const streamInterval = this.streamInterval;
     const generate = () => this.eventsOnSlot({ slot, prompt, reused, request, signal, grammar, ...(this.batchFill ? { evaluationPriority: slotPriority(slot.index) } : {}) });
     const batchFill = this.batchFill;
@@ -247,8 +249,8 @@ export class LlamaEngine implements ModelEngine {
       return tokens;
     });
     const promptTokens = tokenized.reduce((sum, tokens) => sum + tokens.length, 0);
-    if (promptTokens > this.embeddingTokenLimit)
-      throw invalidRequest(`The inputs have ${promptTokens} tokens together; one request may embed at most ${this.embeddingTokenLimit} (request.maxEmbeddingTokens).`, "input", "too_many_tokens");
+    const limit = this.limits.maxEmbeddingTokens;
+    if (promptTokens > limit) throw invalidRequest(`The inputs have ${promptTokens} tokens together; one request may embed at most ${limit} (request.maxEmbeddingTokens).`, "input", "too_many_tokens");
     const vectors: number[][] = [];
     for (const tokens of tokenized) vectors.push(await this.embedInTurn(tokens, signal));
     return { vectors, promptTokens };
@@ -287,8 +289,13 @@ export class LlamaEngine implements ModelEngine {
   }
 
   async renderChat({ messages, tools, templateArgs: args }: ChatRenderInput, signal?: AbortSignal): Promise<RenderedChat> {
-    signal?.throwIfAborted(); // a render cannot be stopped once begun: one whose client left is not begun
-    return { prompt: this.renderer.promptText({ messages, tools, args }), tokens: this.renderer.render({ kind: "chat", messages }, { tools, args }).tokens };
+    signal?.throwIfAborted();
+    const rendered = await this.renderer.renderOffThread({ messages, tools, args }, this.renderBudget(signal));
+    return { prompt: this.renderer.promptText({ messages, tools, args }, rendered), tokens: this.renderer.render({ kind: "chat", messages }, { tools, args }, rendered).tokens };
+  }
+
+  private renderBudget(signal: AbortSignal | undefined) {
+    return { timeoutMs: this.limits.renderTimeoutMs, ...(signal ? { signal } : {}) };
   }
 
   stats(): EngineStats {
@@ -308,6 +315,7 @@ export class LlamaEngine implements ModelEngine {
     await this.speculation?.dispose();
     await this.model.dispose();
     this.promptCache?.close();
+    this.renderer.close();
   }
 }
 

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { GeneralChatWrapper, LlamaText, resolveChatWrapper, type ChatHistoryItem, type ChatModelFunctionCall, type ChatModelFunctions, type ChatModelResponse, type ChatWrapper, type LlamaModel, type ResolveChatWrapperOptions, type Token } from "node-llama-cpp";
-import { invalidRequest } from "../errors.js";
+import { ApiError, invalidRequest } from "../errors.js";
+import { TemplateWorker } from "./template-worker.js";
 import { ChatTemplate, compareWithTemplate, llamaTextString, type ChatInput, type SpecialStrings } from "./chat-template.js";
 import type { ChatMessage, PromptInput, ToolDefinition } from "./types.js";
 
@@ -19,6 +20,14 @@ export interface ThoughtMarkers {
   prefix: string;
   suffix: string;
 }
+
+/** A conversation the template renders beforehand, off the event loop: its text, or undefined where the wrapper renders it. */
+export interface Rendered {
+  text: string | undefined;
+}
+
+/** Conversations up to this long render inline: even a quadratic template takes milliseconds for them. */
+const INLINE_MESSAGES = 64;
 
 /** A `chatTemplate` setting that names a Jinja file (llama-server's --chat-template-file) rather than a wrapper. */
 const isTemplateFile = (setting: string) => setting.endsWith(".jinja") || setting.includes("/");
@@ -69,16 +78,40 @@ export class PromptRenderer {
     return this.template && !this.wrapperIsFaithful ? "jinja" : this.chatWrapper.wrapperName;
   }
 
-  /** `openThought`: for templates that think first, open the thinking block as node-llama-cpp does (not when a grammar must match the answer from its start). */
-  render(prompt: PromptInput, { tools, openThought = true, args }: { tools?: readonly ToolDefinition[] | undefined; openThought?: boolean; args?: Record<string, unknown> | undefined } = {}): RenderedPrompt {
-    return prompt.kind === "chat" ? this.renderChat({ messages: prompt.messages, tools, args }, openThought) : this.renderText(prompt.text);
+  /**
+   * `openThought`: for templates that think first, open the thinking block as node-llama-cpp does (not when a grammar
+   * must match the answer from its start). `rendered`: the template's text, rendered beforehand (renderOffThread).
+   */
+  render(prompt: PromptInput, { tools, openThought = true, args }: { tools?: readonly ToolDefinition[] | undefined; openThought?: boolean; args?: Record<string, unknown> | undefined } = {}, rendered?: Rendered): RenderedPrompt {
+    return prompt.kind === "chat" ? this.renderChat({ messages: prompt.messages, tools, args }, openThought, rendered) : this.renderText(prompt.text);
   }
 
   /** The text the engine evaluates for a conversation, BOS included as text (llama-server's /apply-template). */
-  promptText(input: ChatInput): string {
-    const text = this.usesTemplate(input) ? this.templateRendering(input) : undefined;
+  promptText(input: ChatInput, rendered?: Rendered): string {
+    const text = rendered ? rendered.text : this.usesTemplate(input) ? this.templateRendering(input) : undefined;
     return text !== undefined ? (this.specials.addsBos ? this.specials.bos : "") + text : this.wrapperText(input);
   }
+
+  /**
+   * A long conversation's template text, rendered on a worker thread within `budget` (a short one, or one the
+   * template does not render, gives undefined: render() does it inline). Pass the result to render() and promptText().
+   */
+  async renderOffThread(input: ChatInput, budget: { timeoutMs: number; signal?: AbortSignal }): Promise<Rendered | undefined> {
+    if (input.messages.length <= INLINE_MESSAGES || !this.usesTemplate(input)) return undefined;
+    this.worker ??= new TemplateWorker();
+    try {
+      return { text: await this.template!.renderOffThread(input, this.worker, budget.timeoutMs, budget.signal) };
+    } catch (error) {
+      if (error instanceof ApiError || budget.signal?.aborted) throw error;
+      return { text: this.wrapperFallback(input, error as Error) };
+    }
+  }
+
+  close(): void {
+    this.worker?.close();
+  }
+
+  private worker: TemplateWorker | undefined;
 
   private usesTemplate(input: ChatInput): boolean {
     return this.template !== undefined && (!this.wrapperIsFaithful || (input.args !== undefined && Object.keys(input.args).length > 0));
@@ -93,13 +126,18 @@ export class PromptRenderer {
     try {
       return this.template!.render(input);
     } catch (error) {
-      try {
-        this.wrapperText(input);
-      } catch {
-        throw invalidRequest(`This model's chat template cannot render these messages: ${(error as Error).message}`, "messages", "chat_template_error");
-      }
-      return undefined;
+      return this.wrapperFallback(input, error as Error);
     }
+  }
+
+  /** undefined when the wrapper renders what the template refused; the request's 400 when it cannot either. */
+  private wrapperFallback(input: ChatInput, error: Error): undefined {
+    try {
+      this.wrapperText(input);
+    } catch {
+      throw invalidRequest(`This model's chat template cannot render these messages: ${error.message}`, "messages", "chat_template_error");
+    }
+    return undefined;
   }
 
   private wrapperText(input: ChatInput): string {
@@ -145,14 +183,14 @@ export class PromptRenderer {
     return { state, opens, contextText: opens ? LlamaText([state.contextText, thought!.prefix as LlamaText]) : state.contextText };
   }
 
-  private renderChat(input: ChatInput, openThought: boolean): RenderedPrompt {
+  private renderChat(input: ChatInput, openThought: boolean, rendered: Rendered | undefined): RenderedPrompt {
     // The wrapper's end-of-turn triggers end the answer either way: they are the template's own markers.
     const { state, opens, contextText } = this.wrapperContext(input.messages, input.tools, openThought);
     const stopStrings: string[] = [];
     const stopTokens: Token[] = [];
     for (const trigger of state.stopGenerationTriggers) this.classifyTrigger(trigger, stopStrings, stopTokens);
     const markers = this.thoughtMarkers;
-    const text = this.usesTemplate(input) ? this.templateRendering(input) : undefined;
+    const text = rendered ? rendered.text : this.usesTemplate(input) ? this.templateRendering(input) : undefined;
     if (text !== undefined) {
       const opensInThought = markers !== undefined && (markers.prefix === "" || text.trimEnd().endsWith(markers.prefix.trimEnd()));
       return { tokens: withBos(this.model, this.model.tokenize(text, true)), stopStrings, stopTokens, opensInThought };
