@@ -190,6 +190,12 @@ export const ConfigSchema = Type.Object(
         workerThreads: Integer(0, 0, "libuv pool threads of each engine process, where per-slot decodes and sampling run; 0 = as many decodes at once as the CPUs take at `threads` each (at most slots + 2; batched: slots + 2, at least 4)", 1024),
         workerNice: Integer(0, 0, "CPU: nice value of the engine's worker threads (decodes), so that its JS thread, which every token passes through, gets a core first; 0 = off (Linux only)", 19),
         batchSize: Integer(0, 0, "tokens per decode batch; 0 = node-llama-cpp's default"),
+        prefillShare: Type.Number({
+          exclusiveMinimum: 0,
+          maximum: 1,
+          default: 0.5,
+          description: "while other slots generate, a long prompt pauses after each chunk so that it takes at most this share of the time, as vLLM schedules decodes before prompt chunks (their tokens keep flowing where the prompt would take the cores); 1 = no pause",
+        }),
         prefillChunkMs: Integer(10, 500, "a long prompt is evaluated in chunks of about this many milliseconds (sized from the slot's measured prompt rate, at most one batch), and a cancelled, timed-out or shut-down request stops between chunks: the longest it keeps its slot"),
         batchStrategy: Type.Union([Type.Literal("fill"), Type.Literal("first-come")], {
           default: "fill",

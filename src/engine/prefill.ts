@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import type { EvaluationPriority, LlamaContextSequence, Token } from "node-llama-cpp";
 
 // node-llama-cpp evaluates a prompt handed to one call in one go (its batches follow one another with no
@@ -9,16 +10,28 @@ import type { EvaluationPriority, LlamaContextSequence, Token } from "node-llama
 
 const FIRST_CHUNK = 64; // before a slot has measured its rate
 
-/** A slot's prompt rate, measured on its own chunks, and the chunk size it gives for a time budget. */
+/**
+ * A slot's prompt rate, measured on its own chunks, and the chunk size it gives for a time budget; and, while other
+ * slots generate, the pause after each chunk that keeps the prompt to `share` of the time (their tokens keep
+ * flowing on a machine whose cores the prompt would otherwise take).
+ */
 export class PrefillPacer {
   private tokensPerMs?: number;
+  /** Whether other slots are generating now; set by the engine once its scheduler exists. */
+  othersGenerating: () => boolean = () => false;
 
   constructor(
     /** The longest a chunk should take: the time a cancelled request may keep its slot. */
     private readonly targetMs: number,
     /** The context's batch size: a larger chunk gains nothing (node-llama-cpp splits it into batches). */
     private readonly maxChunk: number,
+    private readonly share = 1,
   ) {}
+
+  /** How long to wait after a chunk that took `ms`. */
+  pauseAfter(ms: number): number {
+    return this.share < 1 && this.othersGenerating() ? ms * (1 / this.share - 1) : 0;
+  }
 
   get chunk(): number {
     const size = this.tokensPerMs === undefined ? FIRST_CHUNK : Math.floor(this.tokensPerMs * this.targetMs);
@@ -50,8 +63,11 @@ export async function prefill(sequence: LlamaContextSequence, pacer: PrefillPace
     const chunk = rest.slice(0, size);
     const started = performance.now();
     await sequence.evaluateWithoutGeneratingNewTokens(chunk, { evaluationPriority });
-    pacer.observe(chunk.length, performance.now() - started);
+    const ms = performance.now() - started;
+    pacer.observe(chunk.length, ms);
     rest = rest.slice(chunk.length);
+    const pause = pacer.pauseAfter(ms);
+    if (pause > 0 && rest.length > 0) await sleep(pause, undefined, { signal }).catch(() => {});
   }
   return rest;
 }

@@ -14,10 +14,10 @@ export class Slot implements PrefixCache {
     readonly sequence: LlamaContextSequence,
     /** engine.prefixCache: off makes every request evaluate its whole prompt (for comparisons). */
     readonly reusesPrefixes = true,
-    /** engine.prefillChunkMs: how long one prompt chunk should take. */
-    prefillChunkMs = 500,
+    /** engine.prefillChunkMs and prefillShare: how long one prompt chunk should take, and its share of the time beside other generations. */
+    prefill: { chunkMs: number; share: number } = { chunkMs: 500, share: 1 },
   ) {
-    this.pacer = new PrefillPacer(prefillChunkMs, sequence.context.batchSize);
+    this.pacer = new PrefillPacer(prefill.chunkMs, sequence.context.batchSize, prefill.share);
   }
 
   get contextSize(): number {

@@ -13,6 +13,7 @@ import { metricValue } from "../helpers/metrics.js";
 // served within its budget), the gateway keeps serving, and the other key's small chats stay fast meanwhile.
 const ALICE = "sk-alice-hostile";
 const MALLORY = "sk-mallory-hostile";
+const COUNTED = "sk-counted-hostile";
 const DEAD_PROCESS_DIR = join(tmpdir(), "llm-gateway-999999-left-by-a-crash");
 
 /** JSON text of an object nested `depth` deep (JSON.stringify itself would overflow the stack). */
@@ -43,7 +44,7 @@ describe("hostile input from one key (stories260K, two keys)", () => {
   beforeAll(async () => {
     mkdirSync(DEAD_PROCESS_DIR, { recursive: true });
     gw = await startTestGateway({
-      auth: { apiKeys: `alice:${ALICE},mallory:${MALLORY}` },
+      auth: { apiKeys: `alice:${ALICE},mallory:${MALLORY}`, keys: [{ name: "counted", key: COUNTED, limits: { rpm: 2 } }] },
       engine: { slots: 2, ctxSize: 1024 },
       request: { maxTokenizeChars: 262_144, maxEmbeddingTokens: 4_096, maxMessages: 512 },
       http: { requestTimeoutMs: 1_000, headersTimeoutMs: 1_000 },
@@ -104,6 +105,14 @@ describe("hostile input from one key (stories260K, two keys)", () => {
     const tooLarge = await as(MALLORY, "/tokenize", { model: gw.model, content: "x".repeat(262_145) }, true);
     expect(tooLarge.status).toBe(413);
     expect((await jsonBody(tooLarge)).error.param).toBe("content");
+  });
+
+  it("counts /tokenize, /detokenize and /apply-template against the caller's request rate", async () => {
+    expect((await as(COUNTED, "/tokenize", { model: gw.model, content: "Once upon a time" }, true)).status).toBe(200);
+    expect((await as(COUNTED, "/detokenize", { model: gw.model, tokens: [1, 2, 3] }, true)).status).toBe(200);
+    const limited = await as(COUNTED, "/apply-template", { model: gw.model, messages: [{ role: "user", content: "Hi" }] }, true);
+    expect(limited.status).toBe(429);
+    expect((await jsonBody(limited)).error.code).toBe("rate_limit_exceeded");
   });
 
   it("bounds the tokens of one embeddings request, and another key's chats stay fast while a large one runs", async () => {
