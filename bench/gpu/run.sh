@@ -15,6 +15,12 @@ OUT=$(realpath -m "${OUT:-./gpu-results}")
 WORK=$(mktemp -d)
 mkdir -p "$OUT"
 tar -C "$WORK" -xJf "$ARCHIVE"
+if [ "$GPU" = vulkan ] && ! ldconfig -p | grep -q 'libvulkan.so.1 '; then
+  for deb in "$WORK"/debs/*.deb; do dpkg -x "$deb" /; done   # the Vulkan loader and libglvnd the machine lacks
+  ldconfig
+fi
+NVIDIA_ICD=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+[ -f "$NVIDIA_ICD" ] && export VK_DRIVER_FILES="$NVIDIA_ICD" __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
 NODE="$WORK/node/package/bin/node"
 APP="$WORK/app"
 export PATH="$(dirname "$NODE"):$PATH"
