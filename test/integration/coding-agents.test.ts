@@ -40,7 +40,7 @@ describe("coding agents' requests (stories260K)", () => {
 
   it("gives a forced call to a namespaced function back as {namespace, name}, and takes it back in the next turn", async () => {
     const body = fixture("codex-first-request.json", gw.model);
-    const first = await openai.responses.create({ ...body, stream: false, tool_choice: "required", tools: body.tools.filter((tool: { type: string }) => tool.type === "namespace"), max_output_tokens: 80 });
+    const first = await openai.responses.create({ ...body, stream: false, tool_choice: "required", tools: body.tools.filter((tool: { type: string }) => tool.type === "namespace"), max_output_tokens: 80, temperature: 0 });
     const call = first.output.find((item) => item.type === "function_call") as OpenAI.Responses.ResponseFunctionToolCall & { namespace?: string };
     expect(call).toBeDefined();
     expect(call.namespace).toBe("multi_agent_v1");
@@ -76,7 +76,11 @@ describe("coding agents' requests (stories260K)", () => {
 
   it("takes Claude Code's second turn: its tool_use and the tool_result, with a relaxed schema enforced where it can be", async () => {
     const body = fixture("claude-code-first-request.json", gw.model);
-    const forced = await anthropic.messages.create({ ...body, stream: false, max_tokens: 80, tool_choice: { type: "tool", name: "Read" }, thinking: { type: "disabled" } });
+    // Read with a bounded path (maxLength is enforced, pattern relaxed) and no optional integers whose digits a story
+    // model could go on writing: the forced call's JSON then always closes within max_tokens.
+    const read = { name: "Read", description: "Reads a file.", input_schema: { $schema: "https://json-schema.org/draft/2020-12/schema", type: "object", properties: { file_path: { type: "string", pattern: "^/", maxLength: 40 } }, required: ["file_path"], additionalProperties: false } };
+    const tools = [read, ...body.tools.filter((tool: { name: string }) => tool.name !== "Read")];
+    const forced = await anthropic.messages.create({ ...body, tools, stream: false, max_tokens: 200, temperature: 0, tool_choice: { type: "tool", name: "Read" }, thinking: { type: "disabled" } });
     const use = forced.content.find((block) => block.type === "tool_use") as Anthropic.ToolUseBlock;
     expect(use.name).toBe("Read");
     expect(typeof (use.input as { file_path: unknown }).file_path).toBe("string"); // the grammar held what it could: the type, the required field

@@ -179,7 +179,7 @@ describe("tool calls on a real model", () => {
         { type: "object", properties: { days: { type: "integer", minimum: 1, maximum: 7 } }, required: ["days"] },
       ],
     };
-    const response = await postJson(gw.baseURL, "/chat/completions", { model: gw.model, messages: ASK, max_tokens: 200, tools: [{ type: "function", function: { name: "forecast", parameters } }], tool_choice: "required" });
+    const response = await postJson(gw.baseURL, "/chat/completions", { model: gw.model, messages: ASK, max_tokens: 200, temperature: 0, tools: [{ type: "function", function: { name: "forecast", parameters } }], tool_choice: "required" });
     expect(response.status).toBe(200);
     const [call] = (await jsonBody(response)).choices[0].message.tool_calls;
     const args = JSON.parse(call.function.arguments);
