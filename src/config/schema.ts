@@ -160,6 +160,7 @@ export const ConfigSchema = Type.Object(
         maxGrammarDepth: Integer(1, 256, "deepest nesting of groups in a GBNF grammar ((, [ and { inside each other); deeper is a 400 (llama.cpp's grammar parser recurses per level)", 1_000),
         maxTokenizeChars: Integer(1, 262_144, "longest text /tokenize takes (characters); longer is a 413"),
         renderTimeoutMs: Integer(100, 10_000, "a long conversation (over 64 messages) is rendered with the model's chat template on a worker thread, stopped past this (400 prompt_render_timeout) or when the client leaves; some templates are quadratic in the messages"),
+        maxEmbeddingInputs: Integer(1, 2_048, "inputs one /v1/embeddings request may carry (OpenAI's limit); more is a 400"),
         maxEmbeddingTokens: Integer(1, 65_536, "tokens one /v1/embeddings request may embed across its inputs; more is a 400"),
         maxChoices: Integer(1, 8, "largest n (choices per request); each choice takes a slot of its own"),
         maxTopLogprobs: Integer(0, 20, "largest top_logprobs (chat) / logprobs (completions) a request may ask for"),

@@ -119,6 +119,9 @@ describe("hostile input from one key (stories260K, two keys)", () => {
     const tooMany = await as(MALLORY, "/embeddings", { model: gw.model, input: Array.from({ length: 2_048 }, () => "word ".repeat(300)) });
     expect(tooMany.status).toBe(400);
     expect((await jsonBody(tooMany)).error.code).toBe("too_many_tokens");
+    const tooManyInputs = await as(MALLORY, "/embeddings", { model: gw.model, input: Array.from({ length: 2_049 }, () => "x") });
+    expect(tooManyInputs.status).toBe(400);
+    expect((await jsonBody(tooManyInputs)).error).toMatchObject({ code: "too_many_inputs", param: "input" });
     const latencies = await aliceDuring(async () => {
       const response = await as(MALLORY, "/embeddings", { model: gw.model, input: Array.from({ length: 200 }, (_, i) => `story ${i} about a cat`) });
       expect(response.status).toBe(200);

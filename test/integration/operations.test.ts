@@ -96,7 +96,7 @@ describe("graceful shutdown", () => {
     const long = await stream(1500);
     const shortText = short.text();
     const longText = long.text();
-    const stopped = gw.shutdown(1_500); // the short stream fits in the grace period, the long one does not
+    const stopped = gw.shutdown(3_000); // the short stream fits in the grace period (0.6 s alone), the long one (~10 s) does not
     await new Promise((r) => setTimeout(r, 50));
     const ready = await fetch(`${root()}/ready`);
     expect(ready.status).toBe(503);

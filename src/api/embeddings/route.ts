@@ -9,7 +9,7 @@ import { normalizeVector } from "../../engine/embedder.js";
 
 const EmbeddingsBody = Type.Object({
   model: Type.String({ minLength: 1 }),
-  input: Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1, maxItems: 2048 })]),
+  input: Type.Union([Type.String(), Type.Array(Type.String(), { minItems: 1 })]), // at most request.maxEmbeddingInputs
   encoding_format: Type.Optional(Type.Union([Type.Literal("float"), Type.Literal("base64")])),
   dimensions: Type.Optional(Type.Integer({ minimum: 1 })),
   user: Type.Optional(Type.String()),
@@ -28,6 +28,8 @@ export const embeddingsRoute: FastifyPluginAsync<ApiContext> = async (app, conte
     const engine = models.resolve(body.model);
     if (!engine.embed) throw invalidRequest(`The model '${body.model}' cannot produce embeddings here.`, "model", "unsupported_model");
     const inputs = typeof body.input === "string" ? [body.input] : body.input;
+    if (inputs.length > context.limits.maxEmbeddingInputs)
+      throw invalidRequest(`'input' has ${inputs.length} items; this server embeds at most ${context.limits.maxEmbeddingInputs} per request (request.maxEmbeddingInputs).`, "input", "too_many_inputs");
     const { record } = request;
     record.model = engine.description.id;
     record.key = request.identity.name;
