@@ -11,6 +11,7 @@ const LOOPBACK_NAME = /^(localhost|[\w.-]+\.localhost|127(\.\d{1,3}){3}|\[::1\]|
 export class HostPolicy {
   private readonly patterns: RegExp[];
   private readonly enforced: boolean;
+  private readonly machine = hostname().toLowerCase();
 
   constructor(allowedHosts: string, listensOnLoopback: boolean, keysEnabled: boolean) {
     const entries = allowedHosts.split(",").map((s) => s.trim()).filter(Boolean);
@@ -22,7 +23,7 @@ export class HostPolicy {
   admits(hostHeader: string | undefined): boolean {
     if (!this.enforced || hostHeader === undefined) return true;
     const name = hostHeader.replace(/:\d+$/, "");
-    return LOOPBACK_NAME.test(name) || name.toLowerCase() === hostname().toLowerCase() || this.patterns.some((p) => p.test(name) || p.test(hostHeader));
+    return LOOPBACK_NAME.test(name) || name.toLowerCase() === this.machine || this.patterns.some((p) => p.test(name) || p.test(hostHeader));
   }
 }
 

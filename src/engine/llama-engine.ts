@@ -278,15 +278,19 @@ export class LlamaEngine implements ModelEngine {
   }
 
   async detokenize(tokens: number[], preceding: number[] = []): Promise<string> {
-    const vocabulary = vocabularySize(this.model);
-    const bad = tokens.findIndex((t) => !Number.isInteger(t) || t < 0 || t >= vocabulary);
-    if (bad >= 0) throw invalidRequest(`Token ${tokens[bad]} at index ${bad} is not in this model's vocabulary (0 to ${vocabulary - 1}).`, "tokens", "invalid_value");
+    this.checkVocabulary(tokens);
     return this.model.detokenize(tokens as Token[], true, preceding as Token[]);
   }
 
   async pieces(tokens: number[]): Promise<string[]> {
-    await this.detokenize(tokens); // the vocabulary check
+    this.checkVocabulary(tokens);
     return tokens.map((token, i) => this.model.detokenize([token as Token], true, tokens.slice(Math.max(0, i - 4), i) as Token[]));
+  }
+
+  private checkVocabulary(tokens: readonly number[]): void {
+    const vocabulary = vocabularySize(this.model);
+    const bad = tokens.findIndex((t) => !Number.isInteger(t) || t < 0 || t >= vocabulary);
+    if (bad >= 0) throw invalidRequest(`Token ${tokens[bad]} at index ${bad} is not in this model's vocabulary (0 to ${vocabulary - 1}).`, "tokens", "invalid_value");
   }
 
   async renderChat({ messages, tools, templateArgs: args }: ChatRenderInput, signal?: AbortSignal): Promise<RenderedChat> {

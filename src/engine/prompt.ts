@@ -88,7 +88,7 @@ export class PromptRenderer {
 
   /** The text the engine evaluates for a conversation, BOS included as text (llama-server's /apply-template). */
   promptText(input: ChatInput, rendered?: Rendered): string {
-    const text = rendered ? rendered.text : this.usesTemplate(input) ? this.templateRendering(input) : undefined;
+    const text = this.templateText(input, rendered);
     return text !== undefined ? (this.specials.addsBos ? this.specials.bos : "") + text : this.wrapperText(input);
   }
 
@@ -112,6 +112,12 @@ export class PromptRenderer {
   }
 
   private worker: TemplateWorker | undefined;
+
+  /** The template's text for a conversation (rendered beforehand, or now), or undefined where the wrapper writes it. */
+  private templateText(input: ChatInput, rendered: Rendered | undefined): string | undefined {
+    if (rendered) return rendered.text;
+    return this.usesTemplate(input) ? this.templateRendering(input) : undefined;
+  }
 
   private usesTemplate(input: ChatInput): boolean {
     return this.template !== undefined && (!this.wrapperIsFaithful || (input.args !== undefined && Object.keys(input.args).length > 0));
@@ -190,7 +196,7 @@ export class PromptRenderer {
     const stopTokens: Token[] = [];
     for (const trigger of state.stopGenerationTriggers) this.classifyTrigger(trigger, stopStrings, stopTokens);
     const markers = this.thoughtMarkers;
-    const text = rendered ? rendered.text : this.usesTemplate(input) ? this.templateRendering(input) : undefined;
+    const text = this.templateText(input, rendered);
     if (text !== undefined) {
       const opensInThought = markers !== undefined && (markers.prefix === "" || text.trimEnd().endsWith(markers.prefix.trimEnd()));
       return { tokens: withBos(this.model, this.model.tokenize(text, true)), stopStrings, stopTokens, opensInThought };
