@@ -30,6 +30,13 @@ export const reasoningChoice = (options: { default?: "separate" } = {}) =>
     description: "separate: a template's thinking goes to reasoning_content; inline: it stays in content with its tags",
   });
 
+export const thinkingChoice = (options: { default?: "on" } = {}) =>
+  Type.Union([Type.Literal("on"), Type.Literal("off")], {
+    ...options,
+    description:
+      "on: a template with a thinking switch (enable_thinking) thinks unless the request turns it off, as llama-server does; off: it does not unless the request turns it on",
+  });
+
 export const poolingChoice = (options: { default?: "auto" } = {}) =>
   Type.Union([Type.Literal("auto"), Type.Literal("mean"), Type.Literal("cls"), Type.Literal("last")], {
     ...options,
@@ -83,6 +90,7 @@ export const ModelEntry = Type.Object(
     kvCacheType: Type.Optional(kvCacheChoice()),
     chatTemplate: Type.Optional(Type.String({ minLength: 1, description: chatTemplateDescription })),
     reasoning: Type.Optional(reasoningChoice()),
+    thinking: Type.Optional(thinkingChoice()),
     pooling: Type.Optional(poolingChoice()),
     speculative: Type.Optional(speculativeChoice()),
     draftModel: Type.Optional(Type.String({ minLength: 1, description: "speculative: draft: the draft model's .gguf (its vocabulary must be the model's)" })),

@@ -1,5 +1,5 @@
 import { Type, type Static } from "typebox";
-import { chatTemplateDescription, EngineLayout, GpuLayersSetting, GpuSetting, KvCacheType, ModelEntry, poolingChoice, reasoningChoice, routingChoice, speculativeChoice } from "./model-entry.js";
+import { chatTemplateDescription, EngineLayout, GpuLayersSetting, GpuSetting, KvCacheType, ModelEntry, poolingChoice, reasoningChoice, routingChoice, speculativeChoice, thinkingChoice } from "./model-entry.js";
 
 export { EngineLayout, GpuLayersSetting, GpuSetting, KvCacheType, ModelEntry } from "./model-entry.js";
 
@@ -219,6 +219,7 @@ export const ConfigSchema = Type.Object(
         kvCacheType: KvCacheType,
         chatTemplate: Type.String({ default: "auto", description: chatTemplateDescription }),
         reasoning: reasoningChoice({ default: "separate" }),
+        thinking: thinkingChoice({ default: "on" }),
         pooling: poolingChoice({ default: "auto" }),
         speculative: speculativeChoice({ default: "off" }),
         draftModel: Type.String({ default: "", description: "speculative: draft: the draft model's .gguf, with the same vocabulary as the model" }),

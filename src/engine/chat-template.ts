@@ -1,6 +1,7 @@
-import { Template } from "@huggingface/jinja";
+import type { Template } from "@huggingface/jinja";
 import { SpecialToken, SpecialTokensText, type LlamaText } from "node-llama-cpp";
 import { ApiError } from "../errors.js";
+import { parseTemplate } from "./jinja-semantics.js";
 import type { TemplateWorker } from "./template-worker.js";
 import type { ChatMessage, ToolDefinition } from "./types.js";
 
@@ -19,10 +20,19 @@ export interface SpecialStrings {
 }
 
 /**
+ * `thinking`: the value of `enable_thinking` when the request does not set it. llama-server passes true for every
+ * template that can think (a reasoning model reasons unless asked not to); a request's template arguments win.
+ */
+export interface TemplateDefaults {
+  thinking: boolean;
+}
+
+/**
  * A model's own Jinja chat template rendered as Hugging Face's apply_chat_template and llama-server's
  * --jinja render it: `messages` in OpenAI's shape (tool call arguments as objects), `tools` as function
- * schemas, `add_generation_prompt`, `bos_token` / `eos_token`, today's date (`strftime_now`, `date_string`),
- * and the request's template arguments on top (`enable_thinking`, `reasoning_effort`, …).
+ * schemas, `add_generation_prompt`, `bos_token` / `eos_token`, today's date (`strftime_now`, `date_string`,
+ * `datetime`), `enable_thinking` (see TemplateDefaults), and the request's template arguments on top
+ * (`enable_thinking`, `reasoning_effort`, …). Loops run as jinja2 runs them (jinja-semantics.ts).
  */
 export class ChatTemplate {
   private readonly template: Template;
@@ -30,8 +40,9 @@ export class ChatTemplate {
   constructor(
     readonly source: string,
     private readonly specials: SpecialStrings,
+    private readonly defaults: TemplateDefaults = { thinking: true },
   ) {
-    this.template = new Template(source);
+    this.template = parseTemplate(source);
   }
 
   /**
@@ -50,7 +61,7 @@ export class ChatTemplate {
 
   /** The same text, rendered on `worker` within `timeoutMs` (a long conversation: see template-worker.ts). */
   async renderOffThread(input: ChatInput, worker: TemplateWorker, timeoutMs: number, signal?: AbortSignal): Promise<string> {
-    const render = async (messages: readonly ChatMessage[]) => this.withoutBos(await worker.render(this.source, this.context({ ...input, messages }), timeoutMs, signal));
+    const render = async (messages: readonly ChatMessage[]) => this.withoutBos(await worker.render(this.template.parsed, this.context({ ...input, messages }), timeoutMs, signal));
     try {
       return await render(input.messages);
     } catch (error) {
@@ -66,8 +77,12 @@ export class ChatTemplate {
 
   /** The variables the template is rendered with: plain data, so that a worker thread can take them. */
   private context({ messages, tools, args }: ChatInput): Record<string, unknown> {
+    const now = new Date();
     return {
-      date_string: todayAsDateString(), // llama.cpp passes it (Llama 3.1's template would write a fixed date without it)
+      // llama.cpp passes both (Llama 3.1's template would write a fixed date without date_string).
+      date_string: todayAsDateString(now),
+      datetime: `${MONTHS[now.getMonth()]} ${String(now.getDate()).padStart(2, "0")} ${now.getFullYear()}`,
+      enable_thinking: this.defaults.thinking,
       ...args,
       messages: messages.map(templateMessage),
       ...(tools?.length ? { tools: tools.map(templateTool) } : {}),

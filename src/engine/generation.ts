@@ -20,6 +20,11 @@ export interface SlotGeneration {
   evaluationPriority?: EvaluationPriority;
   /** The compiled form of request.constraint, if any. */
   grammar?: LlamaGrammar;
+  /**
+   * The grammar applies from the token after this text (the end of a thinking block the template opened), as
+   * llama-server applies it after the reasoning: the model thinks freely, then answers in the constrained form.
+   */
+  grammarAfter?: string;
 }
 
 /**
@@ -37,10 +42,11 @@ export async function* generateOnSlot(job: SlotGeneration): AsyncGenerator<Gener
     promptTokens,
   );
   const recentTokens = promptTokens.slice(-PENALTY_WINDOW);
+  const constraint = job.grammar ? new GrammarAfter(new LlamaGrammarEvaluationState({ model, grammar: job.grammar }), job.grammarAfter) : undefined;
   const options: SequenceEvaluateOptions = {
     ...samplingOptions(request, recentTokens),
     tokenBias: tokenBiasFor(model, request),
-    ...(job.grammar ? { grammarEvaluationState: new LlamaGrammarEvaluationState({ model, grammar: job.grammar }) } : {}),
+    ...(constraint ? { grammarEvaluationState: constraint.state } : {}),
     evaluationPriority: job.evaluationPriority,
     yieldEogToken: false,
   };
@@ -73,6 +79,7 @@ export async function* generateOnSlot(job: SlotGeneration): AsyncGenerator<Gener
       recentTokens.push(token);
       if (recentTokens.length > PENALTY_WINDOW) recentTokens.shift();
       const { text, stopped } = assembler.push(token);
+      constraint?.read(text); // before the next token is asked for: it is the first the grammar may have to shape
       const reachedMax = completionTokens >= maxTokens;
       if (reachedMax) finishReason = "length";
       const more = !stopped && !reachedMax;
@@ -95,6 +102,28 @@ export async function* generateOnSlot(job: SlotGeneration): AsyncGenerator<Gener
     usage: { promptTokens: promptTokens.length, cachedTokens: reused, completionTokens, ...(drafts ? { drafts } : {}) },
     ...(stopSequence !== undefined ? { stopSequence } : {}),
   };
+}
+
+/** A grammar that applies from the start, or only after a given text has been generated. */
+export class GrammarAfter {
+  private seen = "";
+  private active: boolean;
+
+  constructor(
+    private readonly grammar: LlamaGrammarEvaluationState,
+    private readonly after: string | undefined,
+  ) {
+    this.active = !after;
+  }
+
+  /** For node-llama-cpp: asked before each token is sampled. */
+  readonly state = (): LlamaGrammarEvaluationState | undefined => (this.active ? this.grammar : undefined);
+
+  read(text: string): void {
+    if (this.active || !text) return;
+    this.seen = (this.seen + text).slice(-(this.after!.length + text.length));
+    this.active = this.seen.includes(this.after!);
+  }
 }
 
 function samplingOptions(request: GenerationRequest, recentTokens: Token[]): SequenceEvaluateOptions {

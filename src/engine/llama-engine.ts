@@ -119,7 +119,7 @@ export class LlamaEngine implements ModelEngine {
       : false;
     // The pool threads exist by now (loading ran on them): on CPU, the decodes they run yield to the JS thread.
     if (llama.gpu === false) lowerWorkerThreadPriority(engine.workerNice);
-    const renderer = new PromptRenderer(model, engine.chatTemplate);
+    const renderer = new PromptRenderer(model, engine.chatTemplate, { thinking: engine.thinking === "on" });
     const gpuInfo = llama.gpu === false ? {} : { gpuDevices: await llama.getGpuDeviceNames(), vram: await llama.getVramState().then(({ total, used }) => ({ total, used })) };
     const description: ModelDescription = {
       id,
@@ -146,7 +146,7 @@ export class LlamaEngine implements ModelEngine {
   async start(request: GenerationRequest, clientSignal: AbortSignal): Promise<Generation> {
     const tools = request.prompt.kind === "chat" ? request.tools : undefined;
     const autoCalls = tools?.choice.mode === "auto";
-    // A forced call is JSON from the first token: neither a user's constraint nor a thinking block comes first.
+    // A forced call is JSON from its first token (after the thinking, where the template opens a thinking block).
     if (tools && !autoCalls) request = { ...request, constraint: forcedCallConstraint(tools) };
     const args = request.prompt.kind === "chat" ? request.prompt.templateArgs : undefined;
     // A long conversation renders on a worker thread, within request.renderTimeoutMs and stopped if the client leaves.
@@ -229,10 +229,12 @@ export class LlamaEngine implements ModelEngine {
     const tools = request.prompt.kind === "chat" ? request.tools : undefined;
     if (tools?.choice.mode === "auto" && request.prompt.kind === "chat")
       return generateWithAutoCalls({ ...job, model: this.model, renderer: this.renderer, messages: request.prompt.messages, tools, promptTokens: prompt.tokens.length, reasoning: this.reasoning });
-    const events = generateOnSlot({ ...job, model: this.model });
-    if (tools) return forcedToolCalls(events, new ForcedCallReader(forcedCallLayout(tools)));
-    const markers = this.renderer.thoughtMarkers;
-    if (!markers || request.prompt.kind !== "chat") return events;
+    const markers = request.prompt.kind === "chat" ? this.renderer.thoughtMarkers : undefined;
+    // A thinking block the template opened stays open: a grammar (a format, a forced call) shapes what follows it.
+    const thinksFirst = markers !== undefined && prompt.opensInThought;
+    const events = generateOnSlot({ ...job, model: this.model, ...(thinksFirst ? { grammarAfter: markers.suffix } : {}) });
+    if (tools) return forcedToolCalls(thinksFirst ? separateReasoning(events, new ReasoningSplitter(markers, true)) : events, new ForcedCallReader(forcedCallLayout(tools)));
+    if (!markers) return events;
     if (this.reasoning === "inline") return prompt.opensInThought && markers.prefix ? startingWith(markers.prefix, events) : events;
     return separateReasoning(events, new ReasoningSplitter(markers, prompt.opensInThought));
   }

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { GeneralChatWrapper, LlamaText, resolveChatWrapper, type ChatHistoryItem, type ChatModelFunctionCall, type ChatModelFunctions, type ChatModelResponse, type ChatWrapper, type LlamaModel, type ResolveChatWrapperOptions, type Token } from "node-llama-cpp";
 import { ApiError, invalidRequest } from "../errors.js";
 import { TemplateWorker } from "./template-worker.js";
-import { ChatTemplate, compareWithTemplate, llamaTextString, type ChatInput, type SpecialStrings } from "./chat-template.js";
+import { ChatTemplate, compareWithTemplate, llamaTextString, type ChatInput, type SpecialStrings, type TemplateDefaults } from "./chat-template.js";
 import type { ChatMessage, PromptInput, ToolDefinition } from "./types.js";
 
 export interface RenderedPrompt {
@@ -53,6 +53,7 @@ export class PromptRenderer {
   constructor(
     private readonly model: ModelView,
     setting = "auto",
+    defaults: TemplateDefaults = { thinking: true },
   ) {
     const { bosString, eosString, shouldPrependBosToken } = model.tokens;
     this.specials = { bos: bosString ?? "", eos: eosString ?? "", addsBos: shouldPrependBosToken && model.tokens.bos !== null };
@@ -65,7 +66,7 @@ export class PromptRenderer {
     if (!wrapper) throw new Error(`unknown chat template '${setting}'`);
     this.chatWrapper = wrapper;
     this.thoughtMarkers = thoughtMarkersOf(wrapper);
-    const template = source ? new ChatTemplate(source, this.specials) : undefined;
+    const template = source ? new ChatTemplate(source, this.specials, defaults) : undefined;
     const withBos = (text: string) => (this.specials.addsBos ? this.specials.bos : "") + text;
     const fit = template ? compareWithTemplate(template, (input) => withBos(template.render(input)), (input) => this.wrapperText(input)) : undefined;
     // A template the Jinja engine cannot run at all (an unsupported filter or construct) is left to the wrapper.
@@ -86,10 +87,14 @@ export class PromptRenderer {
     return prompt.kind === "chat" ? this.renderChat({ messages: prompt.messages, tools, args }, openThought, rendered) : this.renderText(prompt.text);
   }
 
-  /** The text the engine evaluates for a conversation, BOS included as text (llama-server's /apply-template). */
+  /**
+   * The text of a conversation's prompt as llama-server's /apply-template shows it: the template's text, without
+   * the BOS the tokenizer adds in front of it when the prompt is evaluated (see withBos).
+   */
   promptText(input: ChatInput, rendered?: Rendered): string {
-    const text = this.templateText(input, rendered);
-    return text !== undefined ? (this.specials.addsBos ? this.specials.bos : "") + text : this.wrapperText(input);
+    const text = this.templateText(input, rendered) ?? this.wrapperText(input);
+    const { bos, addsBos } = this.specials;
+    return addsBos && bos && text.startsWith(bos) ? text.slice(bos.length) : text;
   }
 
   /**

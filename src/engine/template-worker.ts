@@ -7,14 +7,13 @@ import { ApiError } from "../errors.js";
 // own, so the engine's event loop (every other stream of the model) keeps running, with a deadline: past it, or
 // when the client leaves, the worker is terminated mid-render and the next render starts a new one.
 
+// The worker takes the template as its parsed program (jinja-semantics.ts), so it renders with the same rules.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const { Template } = require(workerData.jinja);
-const templates = new Map();
-parentPort.on("message", ({ id, source, context }) => {
+parentPort.on("message", ({ id, program, context }) => {
   try {
-    let template = templates.get(source);
-    if (!template) templates.set(source, (template = new Template(source)));
+    const template = Object.assign(Object.create(Template.prototype), { parsed: program });
     parentPort.postMessage({ id, text: template.render(context) });
   } catch (error) {
     parentPort.postMessage({ id, error: String((error && error.message) || error) });
@@ -33,8 +32,8 @@ export class TemplateWorker {
   private nextId = 0;
 
   /** The template's text for `context`; rejects with the template's own error message, a timeout, or `signal`'s reason. */
-  render(source: string, context: Record<string, unknown>, timeoutMs: number, signal?: AbortSignal): Promise<string> {
-    const turn = this.queue.then(() => this.renderNow(source, context, timeoutMs, signal));
+  render(program: unknown, context: Record<string, unknown>, timeoutMs: number, signal?: AbortSignal): Promise<string> {
+    const turn = this.queue.then(() => this.renderNow(program, context, timeoutMs, signal));
     this.queue = turn.catch(() => {});
     return turn;
   }
@@ -44,7 +43,7 @@ export class TemplateWorker {
     this.worker = undefined;
   }
 
-  private renderNow(source: string, context: Record<string, unknown>, timeoutMs: number, signal: AbortSignal | undefined): Promise<string> {
+  private renderNow(program: unknown, context: Record<string, unknown>, timeoutMs: number, signal: AbortSignal | undefined): Promise<string> {
     signal?.throwIfAborted();
     const worker = (this.worker ??= this.start());
     const id = ++this.nextId;
@@ -71,7 +70,7 @@ export class TemplateWorker {
       const timer = setTimeout(() => stop(renderTimedOut(timeoutMs)), timeoutMs);
       worker.on("message", onMessage).on("error", onError);
       signal?.addEventListener("abort", onAbort, { once: true });
-      worker.postMessage({ id, source, context });
+      worker.postMessage({ id, program, context });
     });
   }
 

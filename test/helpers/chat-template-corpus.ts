@@ -16,7 +16,10 @@ import { templateCorpus } from "./chat-templates.js";
 const BOS = "<s>";
 const EOS = "</s>";
 /** llama.cpp passes today's date as date_string ("%d %b %Y"), besides strftime_now. */
-const today = (d = new Date()) => `${String(d.getDate()).padStart(2, "0")} ${"Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(" ")[d.getMonth()]} ${d.getFullYear()}`;
+const MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split(" ");
+const today = (d = new Date()) => `${String(d.getDate()).padStart(2, "0")} ${MONTHS[d.getMonth()]} ${d.getFullYear()}`;
+/** and datetime ("%b %d %Y"). */
+const datetime = (d = new Date()) => `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, "0")} ${d.getFullYear()}`;
 
 /** A model as far as rendering needs one: its template in GGUF metadata, BOS/EOS, and a byte tokenizer. */
 function modelWith(name: string, source: string): LlamaModel {
@@ -70,8 +73,8 @@ function casesFor(source: string): Case[] {
 }
 
 /**
- * The reference: Hugging Face's apply_chat_template semantics, with BOS added once and system messages merged into
- * the next user message for a template that refuses them, as llama.cpp does.
+ * The reference: Hugging Face's apply_chat_template semantics, without the BOS the tokenizer adds, and system messages
+ * merged into the next user message for a template that refuses them, as llama.cpp does.
  */
 function reference(source: string, c: Case): string {
   try {
@@ -92,8 +95,9 @@ function referenceAsIs(source: string, c: Case): string {
     : { role: m.role, content: m.content },
   );
   const tools = c.tools?.map((t) => ({ type: "function", function: { name: t.name, description: t.description, parameters: t.parameters } }));
-  const text = new Template(source).render({ date_string: today(), ...c.args, messages, ...(tools ? { tools } : {}), add_generation_prompt: true, bos_token: BOS, eos_token: EOS });
-  return BOS + (text.startsWith(BOS) ? text.slice(BOS.length) : text);
+  // As llama-server renders by default: thinking on (enable_thinking: true) unless the request's arguments say otherwise.
+  const text = new Template(source).render({ date_string: today(), datetime: datetime(), enable_thinking: true, ...c.args, messages, ...(tools ? { tools } : {}), add_generation_prompt: true, bos_token: BOS, eos_token: EOS });
+  return text.startsWith(BOS) ? text.slice(BOS.length) : text; // llama-server's /apply-template: the tokenizer adds BOS
 }
 
 /** Shard `shard` (0-based) of `shards`: every `shards`-th template; shard 0 also holds the checks of single templates. */
@@ -150,5 +154,34 @@ function singleTemplateChecks(templates: { name: string; source: string }[]): vo
     const renderer = new PromptRenderer(modelWith("gpt-oss", source));
     expect(renderer.promptText({ messages: [{ role: "user", content: "Hi" }], args: { reasoning_effort: "high" } })).toContain("Reasoning: high");
     expect(renderer.promptText({ messages: [{ role: "user", content: "Hi" }] })).toContain("Reasoning: medium");
+  });
+
+  // Seen side by side with llama-server --jinja on the same GGUF: where the gateway used to differ.
+  const hi = { messages: [{ role: "system" as const, content: "You are terse." }, { role: "user" as const, content: "Hi." }] };
+  const rendered = (name: string, input: Parameters<PromptRenderer["promptText"]>[0] = hi, thinking = true) =>
+    new PromptRenderer(modelWith(name, templates.find((t) => t.name === name)!.source), "auto", { thinking }).promptText(input);
+
+  it("leaves the thinking block a reasoning template opens open, as llama-server does (thinking on by default)", () => {
+    expect(rendered("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B")).toBe("You are terse.<｜User｜>Hi.<｜Assistant｜><think>\n");
+    expect(rendered("deepseek-ai-DeepSeek-V3.1")).toMatch(/<｜Assistant｜><think>$/);
+    expect(rendered("google-gemma-4-31B-it")).toMatch(/^<\|turn>system\n<\|think\|>\nYou are terse\.<turn\|>/);
+    // Off per request, and per model (the `thinking` setting): the template's own way of closing or leaving out the block.
+    const off = { ...hi, args: { enable_thinking: false } };
+    expect(rendered("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B", off)).toMatch(/<think>\n<\/think>$/);
+    expect(rendered("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B", hi, false)).toMatch(/<think>\n<\/think>$/);
+    expect(rendered("deepseek-ai-DeepSeek-V3.1", hi, false)).toMatch(/<think><\/think>$/);
+    expect(rendered("google-gemma-4-31B-it", hi, false)).not.toContain("<|think|>");
+    expect(rendered("deepseek-ai-DeepSeek-R1-Distill-Qwen-32B", { ...hi, args: { enable_thinking: true } }, false)).toMatch(/<think>\n$/);
+  });
+
+  it("renders a template that loops over undefined tools or trims an undefined description, as jinja2 and llama.cpp do (Hermes-3 tool_use)", () => {
+    const name = "NousResearch-Hermes-3-Llama-3.1-8B-tool_use";
+    expect(() => new Template(templates.find((t) => t.name === name)!.source).render({ messages: hi.messages, add_generation_prompt: true })).toThrow(/for loop/);
+    const text = rendered(name, { messages: [{ role: "user", content: "Hi." }] });
+    expect(text).toMatch(/^<\|im_start\|>system\nYou are a function calling AI model\..*<tools> {2}<\/tools>/s);
+    expect(text).toMatch(/<\|im_start\|>user\nHi\.<\|im_end\|>\n<\|im_start\|>assistant\n$/);
+    // A parameter without a description: its line is written with an empty one instead of failing.
+    const tools = [{ name: "get_weather", description: "Weather", parameters: { type: "object", properties: { city: { type: "string" } } } }];
+    expect(rendered(name, { messages: [{ role: "user", content: "Hi." }], tools })).toContain("city(str): ");
   });
 }

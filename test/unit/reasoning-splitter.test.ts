@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ReasoningSplitter, startingWith } from "../../src/engine/reasoning.js";
+import type { LlamaGrammarEvaluationState } from "node-llama-cpp";
+import { GrammarAfter } from "../../src/engine/generation.js";
 import type { GenerationEvent } from "../../src/engine/types.js";
 
 const joined = (pieces: { type: string; text: string }[]) =>
@@ -38,5 +40,26 @@ describe("startingWith", () => {
     const out: GenerationEvent[] = [];
     for await (const event of startingWith("<think>\n", events())) out.push(event);
     expect(out.map((e) => (e.type === "text" ? e.text : e.type))).toEqual(["<think>\nhmm", "</think>yes", "done"]);
+  });
+});
+
+describe("a grammar that waits for the end of the thinking block (GrammarAfter)", () => {
+  const state = {} as LlamaGrammarEvaluationState;
+
+  it("applies from the text after the marker, also when the marker arrives split across tokens", () => {
+    const after = new GrammarAfter(state, "</think>");
+    expect(after.state()).toBeUndefined();
+    for (const piece of ["Let me think", " about </", "thi"]) {
+      after.read(piece);
+      expect(after.state()).toBeUndefined();
+    }
+    after.read("nk>\n");
+    expect(after.state()).toBe(state);
+    after.read("{");
+    expect(after.state()).toBe(state);
+  });
+
+  it("applies from the first token without a marker", () => {
+    expect(new GrammarAfter(state, undefined).state()).toBe(state);
   });
 });

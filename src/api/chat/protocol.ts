@@ -5,6 +5,7 @@ import type { ChatMessage, ChatRenderInput, ToolDefinition, ToolUse } from "../.
 import { checkedToolUse } from "../shared/tool-use.js";
 import { Nullable, SamplingFields } from "../shared/sampling.js";
 import { toOpenAiLogprob, type AnswerChoice, type ChoiceDelta, type OpenAiUsage, type ResponseShape } from "../shared/response-shape.js";
+import { argsOrUndefined, effortArgs } from "../shared/reasoning-args.js";
 
 const TextPart = Type.Object({ type: Type.Literal("text"), text: Type.String() });
 const Content = Type.Union([Type.String(), Type.Array(TextPart), Type.Null()]);
@@ -103,10 +104,9 @@ export function toChatRenderInput(body: Static<typeof ChatRenderObject>): ChatRe
   return { messages: toChatMessages(body.messages), ...(body.tools?.length ? { tools: toToolDefinitions(body.tools) } : {}), ...(args ? { templateArgs: args } : {}) };
 }
 
-/** chat_template_kwargs and reasoning_effort as the template's variables; undefined when there are none. */
+/** chat_template_kwargs and reasoning_effort as the template's variables ("none": thinking off); undefined when there are none. */
 export function templateArgs(body: Pick<ChatCompletionBody, "chat_template_kwargs" | "reasoning_effort">): Record<string, unknown> | undefined {
-  const args = { ...(body.chat_template_kwargs ?? {}), ...(body.reasoning_effort ? { reasoning_effort: body.reasoning_effort } : {}) };
-  return Object.keys(args).length > 0 ? args : undefined;
+  return argsOrUndefined({ ...(body.chat_template_kwargs ?? {}), ...effortArgs(body.reasoning_effort) });
 }
 
 /** tools + tool_choice + parallel_tool_calls as the engine takes them; undefined when no tool may be called. */

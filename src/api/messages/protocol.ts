@@ -3,6 +3,7 @@ import { invalidRequest } from "../../errors.js";
 import type { ChatMessage, ToolCall, ToolUse } from "../../engine/types.js";
 import { checkedToolUse } from "../shared/tool-use.js";
 import type { SamplingBody } from "../shared/sampling.js";
+import { argsOrUndefined, effortArgs } from "../shared/reasoning-args.js";
 
 // Anthropic's Messages API (POST /v1/messages), as @anthropic-ai/sdk's MessageCreateParams names it. Unknown
 // fields are ignored, as Anthropic does; `cache_control` on any block, `context_management`, a tool's
@@ -149,12 +150,9 @@ export function toSamplingBody(body: MessagesBody): SamplingBody {
 
 /**
  * The chat template's reasoning switches from Anthropic's fields: thinking disabled turns thinking off where the
- * template has a switch; output_config.effort is the template's reasoning_effort. Undefined when neither is set.
+ * template has a switch, enabled or adaptive turns it on (for a model whose `thinking` setting is off);
+ * output_config.effort is the template's reasoning_effort. Undefined when neither is set.
  */
 export function templateArgs(body: Pick<MessagesBody, "thinking" | "output_config">): Record<string, unknown> | undefined {
-  const args = {
-    ...(body.thinking?.type === "disabled" ? { enable_thinking: false } : {}),
-    ...(body.output_config?.effort ? { reasoning_effort: body.output_config.effort } : {}),
-  };
-  return Object.keys(args).length > 0 ? args : undefined;
+  return argsOrUndefined({ ...(body.thinking ? { enable_thinking: body.thinking.type !== "disabled" } : {}), ...effortArgs(body.output_config?.effort) });
 }

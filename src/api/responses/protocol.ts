@@ -4,6 +4,7 @@ import type { ToolDefinition, ToolUse } from "../../engine/types.js";
 import { checkedToolUse } from "../shared/tool-use.js";
 import { Nullable, type SamplingBody } from "../shared/sampling.js";
 import { flatToolName, ToolNames } from "./items.js";
+import { argsOrUndefined, effortArgs } from "../shared/reasoning-args.js";
 
 // OpenAI's Responses API (POST /v1/responses), as the `openai` SDK's ResponseCreateParams names it. Unknown
 // fields are ignored, as OpenAI does; what this server cannot do is a 400 naming the field.
@@ -164,7 +165,7 @@ export function toSamplingBody(body: ResponsesBody): SamplingBody {
   };
 }
 
-/** reasoning.effort as the template variable reasoning_effort (gpt-oss reads it); undefined without one. */
+/** reasoning.effort as the template's variables (see effortArgs); undefined without one. */
 export function templateArgs(body: Pick<ResponsesBody, "reasoning">): Record<string, unknown> | undefined {
-  return body.reasoning?.effort ? { reasoning_effort: body.reasoning.effort } : undefined;
+  return argsOrUndefined(effortArgs(body.reasoning?.effort));
 }
