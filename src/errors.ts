@@ -1,4 +1,14 @@
-import type { ErrorData } from "./engine/types.js";
+/** An API error as plain data: what crosses a process boundary (an engine's events) and becomes an ApiError again. */
+export interface ErrorData {
+  status: number;
+  message: string;
+  type: string;
+  code: string | null;
+  param: string | null;
+}
+
+/** The status logged for a request whose client went away before its answer ended (nginx's 499). */
+export const CLIENT_CLOSED = 499;
 
 /** The one error type that reaches clients; the HTTP error handler turns it into OpenAI's error JSON. */
 export class ApiError extends Error {

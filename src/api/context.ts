@@ -3,7 +3,7 @@ import type { GatewayConfig } from "../config/schema.js";
 import type { RateLimiter } from "../ratelimit/rate-limiter.js";
 import type { ModelRegistry } from "../router/model-registry.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
-import type { Lifecycle } from "../server/lifecycle.js";
+import type { Lifecycle } from "./shared/lifecycle.js";
 
 /** What every API route gets from the app: the models, the request limits from config, who may call and how much. */
 export interface ApiContext {

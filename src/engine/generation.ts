@@ -52,7 +52,7 @@ export async function* generateOnSlot(job: SlotGeneration): AsyncGenerator<Gener
   };
   const logprobs = request.logprobs;
   // A token predictor (speculative decoding) drafts from the prompt or from a draft model; its counters are per sequence.
-  slot.sequence.tokenPredictor?.updateInputTokens?.(promptTokens as Token[]);
+  slot.sequence.tokenPredictor?.updateInputTokens?.(promptTokens);
   const draftsBefore = draftCounts(slot.sequence);
   // A long prompt goes in chunks, the signal looked at between them; the last chunk goes with the first decode.
   const tail = await prefill(slot.sequence, slot.pacer, promptTokens.slice(reused), { signal, evaluationPriority: job.evaluationPriority });

@@ -13,7 +13,7 @@ type Node = { type: string; [key: string]: unknown };
 /** The template, parsed once, with jinja2's loop semantics. */
 export function parseTemplate(source: string): Template {
   const template = new Template(source);
-  undefinedAsEmpty(template.parsed as unknown as Node);
+  undefinedAsEmpty(template.parsed as unknown);
   return template;
 }
 

@@ -26,7 +26,7 @@ export function toGrammarSchema(schema: unknown): Schema {
   delete out.nullable;
   if (out.type === "object" && !isSchema(out.properties) && out.additionalProperties === undefined) out.additionalProperties = true;
   if (isSchema(out.properties)) out.properties = mapValues(out.properties);
-  for (const key of ["$defs", "definitions"]) if (isSchema(out[key])) out[key] = mapValues(out[key] as Schema);
+  for (const key of ["$defs", "definitions"]) if (isSchema(out[key])) out[key] = mapValues(out[key]);
   if (isSchema(out.items)) out.items = toGrammarSchema(out.items);
   if (isSchema(out.additionalProperties)) out.additionalProperties = toGrammarSchema(out.additionalProperties);
   for (const key of ["oneOf", "prefixItems"]) if (Array.isArray(out[key])) out[key] = (out[key] as unknown[]).map(toGrammarSchema);

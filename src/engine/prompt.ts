@@ -191,7 +191,7 @@ export class PromptRenderer {
     });
     const thought = this.chatWrapper.settings.segments?.thought;
     const opens = openThought && this.thoughtMarkers !== undefined && thought?.openOnResponseStart === true && this.thoughtMarkers.prefix !== "";
-    return { state, opens, contextText: opens ? LlamaText([state.contextText, thought!.prefix as LlamaText]) : state.contextText };
+    return { state, opens, contextText: opens ? LlamaText([state.contextText, thought.prefix as LlamaText]) : state.contextText };
   }
 
   private renderChat(input: ChatInput, openThought: boolean, rendered: Rendered | undefined): RenderedPrompt {
@@ -253,7 +253,7 @@ function thoughtMarkersOf(wrapper: ChatWrapper): ThoughtMarkers | undefined {
   const thought = wrapper.settings.segments?.thought;
   if (!thought?.suffix) return undefined;
   const openedByTemplate = typeof thought.prefix === "object" && !LlamaText.isLlamaText(thought.prefix);
-  return { prefix: openedByTemplate ? "" : LlamaText(thought.prefix as LlamaText).toString(), suffix: LlamaText(thought.suffix).toString() };
+  return { prefix: openedByTemplate ? "" : LlamaText(thought.prefix).toString(), suffix: LlamaText(thought.suffix).toString() };
 }
 
 function parseJsonOr(text: string, fallback: unknown): unknown {

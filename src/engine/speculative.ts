@@ -40,9 +40,9 @@ export async function speculationFor(llama: Llama, model: LlamaModel, engine: En
     // minTokens: the model waits for a draft token rather than decoding alone while the draft model catches up.
     // tokenBias: a request's bias (logit_bias, ignore_eos) is built for the model and node-llama-cpp refuses it on
     // another model's sequence; the draft drafts without it, and the model's own sampling still applies it.
-    predictor: () => new DraftSequenceTokenPredictor(context!.getSequence(), { minTokens: 1, maxTokens: engine.draftTokens, evaluateOptions: { tokenBias: undefined } }),
+    predictor: () => new DraftSequenceTokenPredictor(context.getSequence(), { minTokens: 1, maxTokens: engine.draftTokens, evaluateOptions: { tokenBias: undefined } }),
     dispose: async () => {
-      await context!.dispose();
+      await context.dispose();
       await draft.dispose();
     },
   };

@@ -1,3 +1,4 @@
+import type { ErrorData } from "../errors.js";
 // The engine boundary: plain, serialisable data only, so an engine can later live in another
 // process without the HTTP layer noticing.
 
@@ -104,13 +105,7 @@ export interface Usage {
   drafts?: { accepted: number; rejected: number };
 }
 
-export interface ErrorData {
-  status: number;
-  message: string;
-  type: string;
-  code: string | null;
-  param: string | null;
-}
+export type { ErrorData };
 
 /** A generated token's log-probability and the most likely alternatives at its position. */
 export interface TokenLogprob {

@@ -5,8 +5,8 @@ import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { resourceFromAttributes } from "@opentelemetry/resources";
 import { AlwaysOffSampler, AlwaysOnSampler, BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler } from "@opentelemetry/sdk-trace-base";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import type { RequestRecord } from "./request-record.js";
-import type { RequestSpan, Tracing, TracingConfig } from "./tracing.js";
+import type { RequestRecord, RequestSpan } from "./request-record.js";
+import type { Tracing, TracingConfig } from "./span.js";
 
 // The OpenTelemetry SDK behind tracing.ts: a tracer provider of our own (nothing global is registered), W3C trace
 // context in and out, spans batched to an OTLP/HTTP collector. Attribute names follow the GenAI semantic conventions.

@@ -1,11 +1,19 @@
 import type { FinishReason, PromptInput } from "../engine/types.js";
 import type { GatewayMetrics, Transport } from "./metrics.js";
-import type { RequestSpan } from "./tracing.js";
 
 /**
  * What the log line and the metrics say about one request, filled in as it goes. Prompt and completion
  * text are kept only when `log.content` is on.
  */
+/** One API request's server span. */
+export interface RequestSpan {
+  readonly traceId: string;
+  /** The W3C trace-context headers that make a downstream call (an upstream server) this span's child. */
+  propagationHeaders(): Record<string, string>;
+  /** Ends the span with what the record says: GenAI attributes, the queue / prompt / generation phases, the status. */
+  end(record: RequestRecord, status: number): void;
+}
+
 export class RequestRecord {
   readonly startedAt = performance.now();
   /** GenAI's operation name: chat, text_completion, embeddings. */

@@ -1,28 +1,11 @@
-import type { IncomingHttpHeaders } from "node:http";
 import type { FastifyBaseLogger } from "fastify";
-import type { GatewayConfig } from "../config/schema.js";
-import type { RequestRecord } from "./request-record.js";
+import type { Tracing, TracingConfig } from "./span.js";
 
 // OpenTelemetry traces, off unless a collector is configured. This module is all the rest of the gateway sees:
 // the SDK itself (otel-tracing.ts) is imported only when tracing is on, so that it costs nothing when off.
 
-export type TracingConfig = GatewayConfig["tracing"];
-
-/** One API request's server span. */
-export interface RequestSpan {
-  readonly traceId: string;
-  /** The W3C trace-context headers that make a downstream call (an upstream server) this span's child. */
-  propagationHeaders(): Record<string, string>;
-  /** Ends the span with what the record says: GenAI attributes, the queue / prompt / generation phases, the status. */
-  end(record: RequestRecord, status: number): void;
-}
-
-export interface Tracing {
-  /** A server span, the child of the caller's `traceparent` when it sent one; undefined when the sampler drops it. */
-  startRequest(name: string, headers: IncomingHttpHeaders, attributes: Record<string, string | number>): RequestSpan | undefined;
-  /** Sends what is still queued, then stops. */
-  shutdown(): Promise<void>;
-}
+export type { Tracing, TracingConfig } from "./span.js";
+export type { RequestSpan } from "./request-record.js";
 
 /** The collector's traces URL, or undefined when tracing is off. */
 export function tracesUrl(config: TracingConfig): string | undefined {

@@ -3,6 +3,7 @@ import type { GatewayMetrics } from "../observability/metrics.js";
 import { RequestRecord } from "../observability/request-record.js";
 import type { Tracing } from "../observability/tracing.js";
 import { redactedUrl } from "./authentication.js";
+import { CLIENT_CLOSED } from "../errors.js";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -14,8 +15,6 @@ declare module "fastify" {
 /** Probes come every few seconds from load balancers: their lines are debug-level. */
 const PROBES = new Set(["/health", "/ready", "/metrics"]);
 
-/** Status of a response the client left before it ended (nginx's convention). */
-export const CLIENT_CLOSED = 499;
 
 /**
  * One log line per request when it is over, whether it finished or the client left (the raw

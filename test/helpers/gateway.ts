@@ -77,7 +77,6 @@ export async function readSse(response: Response, onData: (data: string) => void
 }
 
 /** A response's JSON body, loosely typed for assertions. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function jsonBody(response: Response): Promise<any> {
   return response.json();
 }

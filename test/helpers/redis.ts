@@ -34,11 +34,11 @@ export class OwnRedis {
     this.process = child;
     await new Promise<void>((ready, failed) => {
       child.once("exit", (code) => failed(new Error(`redis-server exited with ${code}`)));
-      child.stdout!.on("data", (data: Buffer) => {
+      child.stdout.on("data", (data: Buffer) => {
         if (data.toString().includes("Ready to accept connections")) ready();
       });
     });
-    child.stdout!.resume();
+    child.stdout.resume();
   }
 
   /** Stops the server without closing its connections (SIGSTOP): a stall, as a fork for a snapshot or a network blip looks from outside. */

@@ -2,7 +2,6 @@ import { once } from "node:events";
 import WebSocket from "ws";
 import type { TestGateway } from "./gateway.js";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Message = any;
 
 /** A ws client that collects every server message and can wait for one. */

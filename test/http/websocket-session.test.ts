@@ -11,7 +11,7 @@ import { ScriptedEngine } from "../helpers/scripted-engine.js";
 import { ANONYMOUS, ApiKeys } from "../../src/auth/api-keys.js";
 import { createLimiter } from "../../src/ratelimit/create-limiter.js";
 import { GatewayMetrics } from "../../src/observability/metrics.js";
-import { Lifecycle } from "../../src/server/lifecycle.js";
+import { Lifecycle } from "../../src/api/shared/lifecycle.js";
 
 const log = pino({ level: "silent" });
 

@@ -38,8 +38,14 @@ describe("reasoning_content for templates that separate thinking", () => {
     let content = "";
     for await (const chunk of await gw.client.chat.completions.create({ ...body("thinker"), stream: true } as never) as never as AsyncIterable<{ choices: { delta: { content?: string; reasoning_content?: string } }[] }>) {
       const delta = chunk.choices[0]?.delta ?? {};
-      if (delta.reasoning_content) (reasoning += delta.reasoning_content), order.push("reasoning");
-      if (delta.content) (content += delta.content), order.push("content");
+      if (delta.reasoning_content) {
+        reasoning += delta.reasoning_content;
+        order.push("reasoning");
+      }
+      if (delta.content) {
+        content += delta.content;
+        order.push("content");
+      }
     }
     expect(reasoning).toBe(whole.choices[0]!.message.reasoning_content);
     expect(content).toBe(whole.choices[0]!.message.content);

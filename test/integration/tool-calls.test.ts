@@ -147,12 +147,12 @@ describe("tool calls on a real model", () => {
     const messages = runner.messages;
     expect(messages.map((m) => m.role)).toEqual(["user", "assistant", "tool"]);
 
-    const withResult = await gw.client.chat.completions.create({ model: gw.model, messages: messages as ChatCompletionMessageParam[], tools: TOOLS, tool_choice: "none", max_tokens: 20, temperature: 0 });
+    const withResult = await gw.client.chat.completions.create({ model: gw.model, messages: messages, tools: TOOLS, tool_choice: "none", max_tokens: 20, temperature: 0 });
     expect(withResult.choices[0]!.finish_reason).not.toBe("tool_calls");
     expect(withResult.choices[0]!.message.content!.length).toBeGreaterThan(0);
     // The result is part of the prompt: a longer result costs more prompt tokens.
     const longer = messages.map((m) => (m.role === "tool" ? { ...m, content: JSON.stringify({ temperature: 21, sky: "clear", wind: "light from the west", rain: "none today" }) } : m));
-    const withLonger = await gw.client.chat.completions.create({ model: gw.model, messages: longer as ChatCompletionMessageParam[], tools: TOOLS, tool_choice: "none", max_tokens: 5, temperature: 0 });
+    const withLonger = await gw.client.chat.completions.create({ model: gw.model, messages: longer, tools: TOOLS, tool_choice: "none", max_tokens: 5, temperature: 0 });
     expect(withLonger.usage!.prompt_tokens).toBeGreaterThan(withResult.usage!.prompt_tokens + 5);
   });
 

@@ -51,7 +51,6 @@ class OtlpReceiver {
     return `http://127.0.0.1:${(this.server.address() as { port: number }).port}`;
   }
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   private take(body: any): void {
     for (const resource of body.resourceSpans ?? []) {
       const service = resource.resource.attributes.find((a: { key: string }) => a.key === "service.name")?.value.stringValue;

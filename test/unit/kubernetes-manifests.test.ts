@@ -9,7 +9,6 @@ import { loadConfig } from "../../src/config/load.js";
 
 // No kubeconform offline: these checks parse every manifest and verify what the gateway depends on.
 const DIR = resolve(PROJECT_ROOT, "config/kubernetes");
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Doc = any;
 
 function yamlFiles(dir: string): string[] {

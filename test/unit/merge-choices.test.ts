@@ -44,7 +44,7 @@ describe("mergeChoices", () => {
     const error = { status: 500, message: "boom", type: "server_error", code: null, param: null };
     const events = await collect(
       mergeChoices([
-        choice(Array.from({ length: 50 }, () => ({ type: "text", text: "x" }) as GenerationEvent), closed, "long"),
+        choice(Array.from({ length: 50 }, () => ({ type: "text", text: "x" })), closed, "long"),
         choice([{ type: "error", error }], closed, "failing"),
       ]),
     );

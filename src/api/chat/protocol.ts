@@ -59,7 +59,7 @@ export const ChatRenderFields = {
   chat_template_kwargs: Nullable(Type.Object({}, { additionalProperties: true })),
   reasoning_effort: Nullable(Type.String({ minLength: 1, maxLength: 32 })),
 };
-const ChatRenderObject = Type.Object(ChatRenderFields);
+export const ChatRenderObject = Type.Object(ChatRenderFields);
 
 export const ChatCompletionBody = Type.Object({
   ...SamplingFields,

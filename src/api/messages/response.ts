@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { FinishReason } from "../../engine/types.js";
-import { anthropicErrorBody } from "../../server/error-handler.js";
+import { anthropicErrorBody } from "../shared/error-handling.js";
 import { toOpenAiUsage, type AnswerChoice, type AnswerEvent, type OpenAiUsage, type PromptCount, type ResponseShape, type StreamItem } from "../shared/response-shape.js";
 
 // Anthropic's Message object and its stream of named events (message_start, content_block_start /

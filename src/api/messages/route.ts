@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from "fastify";
 import type { Static } from "typebox";
 import type { GatewayConfig } from "../../config/schema.js";
 import { invalidRequest } from "../../errors.js";
-import { anthropicErrorBody, handleErrors } from "../../server/error-handler.js";
+import { anthropicErrorBody, handleErrors } from "../shared/error-handling.js";
 import type { ApiContext } from "../context.js";
 import { type GenerationEndpoint } from "../shared/endpoint.js";
 import { generationRoute } from "../shared/generation-route.js";

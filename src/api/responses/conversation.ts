@@ -54,8 +54,8 @@ async function fitToContext(messages: ChatMessage[], engine: ModelEngine, tools:
   const fits = async (kept: ChatMessage[]) => (await engine.renderChat!({ messages: kept, ...(tools.length ? { tools } : {}), ...(args ? { templateArgs: args } : {}) })).tokens.length <= budget;
   if (await fits(messages)) return messages;
   const droppedAt = dropOrder(messages);
-  const turns = Math.max(0, ...droppedAt.filter((step) => step !== undefined).map((step) => step! + 1));
-  const afterDropping = (count: number) => messages.filter((_, index) => droppedAt[index] === undefined || droppedAt[index]! >= count);
+  const turns = Math.max(0, ...droppedAt.filter((step) => step !== undefined).map((step) => step + 1));
+  const afterDropping = (count: number) => messages.filter((_, index) => droppedAt[index] === undefined || droppedAt[index] >= count);
   // The fewest drops (1..turns) that fit; all of them when none does (the engine's length check then answers).
   let low = 1;
   let high = turns;

@@ -36,7 +36,7 @@ export async function* mergeChoices(choices: AsyncIterable<GenerationEvent>[]): 
     // A choice that ended without done was cancelled: the answer has no done either.
     if (finished === iterators.length) yield { type: "done", usage };
   } finally {
-    await Promise.all(iterators.map((it) => it.return?.()));
+    await Promise.all(iterators.map(async (it) => it.return?.()));
   }
 }
 

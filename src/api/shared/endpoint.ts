@@ -7,7 +7,7 @@ import { estimatePromptTokens } from "../../ratelimit/token-estimate.js";
 import { ApiError, invalidRequest } from "../../errors.js";
 import type { GatewayMetrics } from "../../observability/metrics.js";
 import type { RequestRecord } from "../../observability/request-record.js";
-import { shuttingDown, type Lifecycle } from "../../server/lifecycle.js";
+import { shuttingDown, type Lifecycle } from "./lifecycle.js";
 import type { ApiContext } from "../context.js";
 import { samplingDefaults, toGenerationRequest, type SamplingBody } from "./sampling.js";
 import type { AnswerEvent, ResponseShape } from "./response-shape.js";

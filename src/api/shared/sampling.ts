@@ -43,7 +43,7 @@ export const SamplingFields = {
   ),
 };
 
-const SamplingObject = Type.Object(SamplingFields);
+export const SamplingObject = Type.Object(SamplingFields);
 export type SamplingBody = Static<typeof SamplingObject> & { max_completion_tokens?: number | null };
 
 export interface RequestLimits {

@@ -1,6 +1,6 @@
 import type { FastifyReply } from "fastify";
 import { ApiError } from "../../errors.js";
-import { SseWriter } from "../../server/sse-writer.js";
+import { SseWriter } from "./sse-writer.js";
 import type { Admission } from "../../ratelimit/rate-limiter.js";
 import type { RequestRecord } from "../../observability/request-record.js";
 import type { ApiContext } from "../context.js";

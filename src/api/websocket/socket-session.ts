@@ -1,14 +1,13 @@
 import type { FastifyBaseLogger } from "fastify";
 import type { WebSocket } from "ws";
 import type { GatewayConfig } from "../../config/schema.js";
-import { invalidRequest, toApiError } from "../../errors.js";
+import { CLIENT_CLOSED, invalidRequest, toApiError } from "../../errors.js";
 import type { ApiContext } from "../context.js";
 import { compileBodyValidator, validationError, type BodyValidator } from "../shared/body-validation.js";
 import { admitGeneration, prepareGeneration, startGeneration, type GenerationEndpoint } from "../shared/endpoint.js";
 import { RequestRecord } from "../../observability/request-record.js";
 import type { Identity } from "../../auth/api-keys.js";
 import type { RequestSpan } from "../../observability/tracing.js";
-import { CLIENT_CLOSED } from "../../server/request-logging.js";
 import { streamItems, toOpenAiUsage } from "../shared/response-shape.js";
 import type { SamplingBody } from "../shared/sampling.js";
 import { errorMessage, parseClientMessage, type ServerMessage } from "./protocol.js";

@@ -42,7 +42,7 @@ export async function* generateWithAutoCalls(job: AutoCallJob): AsyncGenerator<G
   const openCall = (index: number, name: string) => {
     if (callIds[index]) return;
     callIds[index] = newToolCallId();
-    queue.push({ type: "tool_call", index, id: callIds[index]!, name });
+    queue.push({ type: "tool_call", index, id: callIds[index], name });
   };
   const markers = renderer.thoughtMarkers;
   const { presencePenalty, frequencyPenalty, repeatPenalty } = request.sampling;

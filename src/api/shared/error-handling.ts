@@ -1,8 +1,8 @@
 import type { IncomingMessage } from "node:http";
 import type { FastifyError, FastifyInstance, FastifyReply } from "fastify";
-import type { GatewayConfig } from "../config/schema.js";
-import { ApiError, invalidRequest } from "../errors.js";
-import { validationError } from "../api/shared/body-validation.js";
+import type { GatewayConfig } from "../../config/schema.js";
+import { ApiError, invalidRequest } from "../../errors.js";
+import { validationError } from "./body-validation.js";
 
 /** How an API writes an error: OpenAI's `{"error": {...}}` or Anthropic's `{"type": "error", "error": {...}}`. */
 export type ErrorFormat = (error: Pick<ApiError, "status" | "message" | "type" | "param" | "code">) => object;

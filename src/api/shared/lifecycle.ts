@@ -1,4 +1,4 @@
-import { ApiError } from "../errors.js";
+import { ApiError } from "../../errors.js";
 
 export const shuttingDown = () => new ApiError(503, "The server is shutting down; retry on another instance.", "server_error", "server_shutting_down", null, 1_000);
 
