@@ -70,7 +70,7 @@ export const ModelEntry = Type.Object(
               pattern: "^(dns\\+)?https?://",
               description: "base URL of an OpenAI-compatible API, e.g. http://10.0.0.5:8080/v1; dns+http://name:port/v1 = one replica per address the name resolves to (a headless Service), re-resolved every upstream.dnsRefreshMs",
             }),
-            apiKey: Type.Optional(Type.String({ minLength: 1 })),
+            apiKey: Type.Optional(Type.String({ minLength: 1, description: "sent to the upstream as a bearer token" })),
             model: Type.Optional(Type.String({ minLength: 1, description: "the model name the upstream knows (default: this model's id)" })),
             weight: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: "share of requests relative to the others (default 1)" })),
           },

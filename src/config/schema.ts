@@ -145,6 +145,15 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    docs: Type.Object(
+      {
+        enabled: Type.Union([Type.Literal("auto"), Type.Literal("on"), Type.Literal("off")], {
+          default: "auto",
+          description: "GET /openapi.json (OpenAPI 3.1, from the routes' schemas) and GET /docs (an API explorer), behind the API keys: auto = on when listening on loopback",
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     shutdown: Type.Object(
       {
         graceMs: Integer(0, 30_000, "on SIGTERM, how long in-flight generations may finish before they are cancelled"),

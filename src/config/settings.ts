@@ -35,6 +35,7 @@ export const SCALAR_SETTINGS: readonly ScalarSetting[] = [
   { flag: "redis-url", env: "REDIS_URL", path: ["rateLimit", "redis", "url"], kind: "string", description: "Redis shared by every instance for limits (default: in-memory)" },
   { flag: "rate-limit-fail-open", env: "RATE_LIMIT_FAIL_OPEN", path: ["rateLimit", "failOpen"], kind: "boolean", description: "true|false: on Redis failure use in-memory limits, or answer 503 (default true)" },
   { flag: "playground", env: "GATEWAY_PLAYGROUND", path: ["playground", "enabled"], kind: "boolean", description: "true|false: serve the chat page at / (default true)" },
+  { flag: "docs", env: "GATEWAY_DOCS", path: ["docs", "enabled"], kind: "string", description: "auto|on|off: /openapi.json and /docs (default auto: on when listening on loopback)" },
   { flag: "log-format", env: "GATEWAY_LOG_FORMAT", path: ["log", "format"], kind: "string", description: "auto|json|pretty (default auto: pretty on a terminal)" },
   { flag: "shutdown-grace-ms", env: "GATEWAY_SHUTDOWN_GRACE_MS", path: ["shutdown", "graceMs"], kind: "number", description: "time in-flight requests get to finish on SIGTERM (default 30000)" },
   { flag: "isolation", env: "GATEWAY_ISOLATION", path: ["engine", "isolation"], kind: "string", description: "process|none: each model in its own supervised process (default process)" },

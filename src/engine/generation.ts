@@ -46,7 +46,7 @@ export async function* generateOnSlot(job: SlotGeneration): AsyncGenerator<Gener
   const options: SequenceEvaluateOptions = {
     ...samplingOptions(request, recentTokens),
     tokenBias: tokenBiasFor(model, request),
-    ...(constraint ? { grammarEvaluationState: constraint.state } : {}),
+    ...(constraint ? { grammarEvaluationState: constraint.option } : {}),
     evaluationPriority: job.evaluationPriority,
     yieldEogToken: false,
   };
@@ -116,8 +116,14 @@ export class GrammarAfter {
     this.active = !after;
   }
 
-  /** For node-llama-cpp: asked before each token is sampled. */
-  readonly state = (): LlamaGrammarEvaluationState | undefined => (this.active ? this.grammar : undefined);
+  /** For node-llama-cpp: the grammar itself when it applies from the start (a draft model then shares it), else asked before each token is sampled. */
+  get option(): LlamaGrammarEvaluationState | (() => LlamaGrammarEvaluationState | undefined) {
+    return this.after ? () => this.state() : this.grammar;
+  }
+
+  state(): LlamaGrammarEvaluationState | undefined {
+    return this.active ? this.grammar : undefined;
+  }
 
   read(text: string): void {
     if (this.active || !text) return;

@@ -14,6 +14,7 @@ import { metricsRoute } from "../api/metrics/route.js";
 import { playgroundRoute } from "../playground/route.js";
 import { GatewayMetrics } from "../observability/metrics.js";
 import { Lifecycle } from "../api/shared/lifecycle.js";
+import { collectOpenApi, docsEnabled, serveApiDocs } from "./api-docs.js";
 import { logRequests } from "./request-logging.js";
 import { createTracing } from "../observability/tracing.js";
 import { webSocketRoute } from "../api/websocket/route.js";
@@ -32,7 +33,7 @@ import { createLimiter, type LimiterSetup } from "../ratelimit/create-limiter.js
 import { compileBodyValidator } from "../api/shared/body-validation.js";
 
 export interface AppOptions {
-  config: Pick<GatewayConfig, "server" | "http" | "request" | "ws" | "auth" | "rateLimit" | "queue" | "log" | "playground" | "responses" | "tracing">;
+  config: Pick<GatewayConfig, "server" | "http" | "request" | "ws" | "auth" | "rateLimit" | "queue" | "log" | "playground" | "docs" | "responses" | "tracing">;
   models: ModelRegistry;
   logger?: Logger;
 }
@@ -83,6 +84,8 @@ export async function buildApp({ config, models, logger }: AppOptions): Promise<
       throw new ApiError(403, `Host '${request.headers.host}' is not served here: this open server answers loopback names only (add it to http.allowedHosts).`, "invalid_request_error", "host_not_allowed");
     if (lifecycle.isDraining) reply.header("connection", "close"); // keep-alive clients move to another instance
   });
+  const docs = docsEnabled(config);
+  if (docs) await collectOpenApi(app); // before the routes, which it collects
   const context: ApiContext = {
     models,
     limits: { ...config.request, sseKeepAliveMs: config.http.sseKeepAliveMs },
@@ -112,6 +115,7 @@ export async function buildApp({ config, models, logger }: AppOptions): Promise<
     await v1.register(messagesRoute, { ...context, http: config.http });
     await v1.register(webSocketRoute, { ...context, ws: config.ws, origins, endpoints, tracing });
   });
+  if (docs) await serveApiDocs(app, keys);
   return app;
 }
 

@@ -3,13 +3,16 @@ import { fillerText } from "../../bench/workloads.js";
 import { jsonBody, startTestGateway, SYNTHETIC_57M, type TestGateway } from "../helpers/gateway.js";
 
 // Prompt batches on idle cores (engine.promptThreads) change how fast a prompt is evaluated, never what comes out.
+// Prompt chunks are sized by time (engine.prefillChunkMs), and a token's logits may differ in the last bits with the
+// batch it was evaluated in; a chunk longer than the prompt takes gives both gateways the same batches.
+const SAME_BATCHES = { prefillChunkMs: 60_000 };
 describe("prompt threads", () => {
   let both: TestGateway;
   let one: TestGateway;
   beforeAll(async () => {
     [both, one] = await Promise.all([
-      startTestGateway({ engine: { slots: 1, ctxSize: 1024, layout: "per-slot", threads: 1, promptThreads: 2 } }, SYNTHETIC_57M),
-      startTestGateway({ engine: { slots: 1, ctxSize: 1024, layout: "per-slot", threads: 1, promptThreads: 1 } }, SYNTHETIC_57M),
+      startTestGateway({ engine: { slots: 1, ctxSize: 1024, layout: "per-slot", threads: 1, promptThreads: 2, ...SAME_BATCHES } }, SYNTHETIC_57M),
+      startTestGateway({ engine: { slots: 1, ctxSize: 1024, layout: "per-slot", threads: 1, promptThreads: 1, ...SAME_BATCHES } }, SYNTHETIC_57M),
     ]);
   });
   afterAll(() => Promise.all([both.close(), one.close()]));
