@@ -5,7 +5,7 @@ import tseslint from "typescript-eslint";
 // unhandled rejection ends the process), values that are never used, async functions handed to callers that
 // ignore their promise. `npm run lint` runs it with tsc; CI runs it (.ci/run).
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "test-results/**", "coverage/**", "**/*.js"] },
+  { ignores: ["dist/**", "node_modules/**", "test-results/**", "coverage/**", "bench/gpu/llama-server-build/**", "bench/gpu/out/**", "dist-bench/**", "**/*.js"] },
   {
     files: ["**/*.ts"],
     extends: [tseslint.configs.base],

