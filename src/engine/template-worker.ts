@@ -7,14 +7,16 @@ import { ApiError } from "../errors.js";
 // own, so the engine's event loop (every other stream of the model) keeps running, with a deadline: past it, or
 // when the client leaves, the worker is terminated mid-render and the next render starts a new one.
 
-// The worker takes the template as its parsed program (jinja-semantics.ts), so it renders with the same rules.
+// The worker takes the template as its parsed program (jinja-semantics.ts), so it renders with the same rules; a
+// program crosses once per worker, later renders name it by number.
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const { Template } = require(workerData.jinja);
-parentPort.on("message", ({ id, program, context }) => {
+const templates = new Map();
+parentPort.on("message", ({ id, programId, program, context }) => {
   try {
-    const template = Object.assign(Object.create(Template.prototype), { parsed: program });
-    parentPort.postMessage({ id, text: template.render(context) });
+    if (program) templates.set(programId, Object.assign(Object.create(Template.prototype), { parsed: program }));
+    parentPort.postMessage({ id, text: templates.get(programId).render(context) });
   } catch (error) {
     parentPort.postMessage({ id, error: String((error && error.message) || error) });
   }
@@ -30,6 +32,8 @@ export class TemplateWorker {
   private worker: Worker | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private nextId = 0;
+  /** The programs the current worker holds, by the number it knows each by. */
+  private programs = new Map<unknown, number>();
 
   /** The template's text for `context`; rejects with the template's own error message, a timeout, or `signal`'s reason. */
   render(program: unknown, context: Record<string, unknown>, timeoutMs: number, signal?: AbortSignal): Promise<string> {
@@ -47,6 +51,9 @@ export class TemplateWorker {
     signal?.throwIfAborted();
     const worker = (this.worker ??= this.start());
     const id = ++this.nextId;
+    const known = this.programs.get(program);
+    const programId = known ?? this.programs.size + 1;
+    if (known === undefined) this.programs.set(program, programId);
     return new Promise<string>((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);
@@ -70,11 +77,12 @@ export class TemplateWorker {
       const timer = setTimeout(() => stop(renderTimedOut(timeoutMs)), timeoutMs);
       worker.on("message", onMessage).on("error", onError);
       signal?.addEventListener("abort", onAbort, { once: true });
-      worker.postMessage({ id, program, context });
+      worker.postMessage({ id, programId, ...(known === undefined ? { program } : {}), context });
     });
   }
 
   private start(): Worker {
+    this.programs = new Map(); // a new worker holds none yet
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { jinja: JINJA } });
     worker.unref(); // an idle renderer never keeps the process alive
     return worker;
