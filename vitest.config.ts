@@ -1,15 +1,33 @@
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
+
+/**
+ * Model test files that assert nothing about time or throughput and evaluate only short prompts: they run two at a
+ * time, beside the unit tests. Everything else that loads a model (timing, fairness, cancellation latency, long
+ * prompts, process lifecycles, memory budgets) runs afterwards, one file at a time, with both cores to itself.
+ */
+const SHARED_CORES = [
+  "test/http/**/*.test.ts",
+  "test/e2e/cross-origin.test.ts",
+  ...[
+    "anthropic-messages", "api-breadth", "bad-input", "chat-templates", "choices-and-logprobs", "cross-origin", "docs", "embeddings",
+    "openai-sdk", "prefix-cache", "reasoning", "responses", "sampling", "speculative", "sse-wire", "third-party-clients", "tool-calls",
+    "tracing", "upstream-keepalive", "upstreams", "websocket",
+  ].map((name) => `test/integration/${name}.test.ts`),
+];
 
 export default defineConfig({
   test: {
     pool: "forks",
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // One count for the run: vitest wants the same one for projects that run together.
+    maxWorkers: 2,
     projects: [
-      // Pure JS, no model: first, two files at a time (the chat template corpus is split to use both cores).
-      { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"], maxWorkers: 2, sequence: { groupOrder: 0 } } },
-      // Model tests share two cores: then one file at a time keeps them from starving each other.
-      { extends: true, test: { name: "model", include: ["test/{http,integration,e2e}/**/*.test.ts"], fileParallelism: false, sequence: { groupOrder: 1 } } },
+      // Pure JS (the chat template corpus is split to use both cores), and the model files above: first, two at a time.
+      { extends: true, test: { name: "unit", include: ["test/unit/**/*.test.ts"], sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: "shared", include: SHARED_CORES, sequence: { groupOrder: 0 } } },
+      // The rest of the model tests: one file at a time keeps them from starving each other of the two cores.
+      { extends: true, test: { name: "model", include: ["test/{http,integration,e2e}/**/*.test.ts"], exclude: [...configDefaults.exclude, ...SHARED_CORES], fileParallelism: false, sequence: { groupOrder: 1 } } },
     ],
   },
 });

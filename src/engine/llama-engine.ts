@@ -108,7 +108,7 @@ export class LlamaEngine implements ModelEngine {
         const tokenPredictor = speculation.predictor();
         return context.getSequence(tokenPredictor ? { tokenPredictor } : {});
       }),
-    ).map((sequence, index) => new Slot(index, sequence, engine.prefixCache, { chunkMs: engine.prefillChunkMs, share: engine.prefillShare }));
+    ).map((sequence, index) => new Slot(index, sequence, engine.prefixCache, { chunkMs: engine.prefillChunkMs, share: engine.prefillShare, minChunk: engine.prefillMinChunk }));
     const scheduler = new SlotScheduler(slots, config.queue, engine.slotReuseThreshold);
     for (const slot of slots) slot.pacer.othersGenerating = () => scheduler.busyCount > 1;
     // Per-slot contexts on CPU: a prompt batch takes the cores that no other slot is using (at most promptThreads).

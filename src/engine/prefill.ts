@@ -7,8 +7,12 @@ import type { EvaluationPriority, LlamaContextSequence, Token } from "node-llama
 // tokens: a token late in a long prompt costs many times one early in it (attention over everything
 // before it: on the 57M model on 2 vCPUs, 0.26 s per 128 tokens at the start, 1.8 s at 16k). What was
 // evaluated stays in the sequence: a retry of the same prompt reuses it.
+// Sizes are whole tiles of llama.cpp's CPU flash attention (64 query rows; fewer go row by row) and at least
+// `minChunk`: deep in a context a chunk below two tiles costs far more per token (57M model at 12k tokens, 2 threads:
+// 16 tokens 15 ms each, 64 tokens 7.8 ms, 128 tokens 6.0 ms, 512 tokens 5.5 ms), and a chunk sized from the rate of
+// a smaller one shrinks further, until the prompt runs at half the rate llama-server's 512-token batches reach.
 
-const FIRST_CHUNK = 64; // before a slot has measured its rate
+const TILE = 64;
 
 /**
  * A slot's prompt rate, measured on its own chunks, and the chunk size it gives for a time budget; and, while other
@@ -26,6 +30,8 @@ export class PrefillPacer {
     /** The context's batch size: a larger chunk gains nothing (node-llama-cpp splits it into batches). */
     private readonly maxChunk: number,
     private readonly share = 1,
+    /** The smallest chunk, whatever it costs (engine.prefillMinChunk); the first chunk, before a rate is measured. */
+    private readonly minChunk = 2 * TILE,
   ) {}
 
   /** How long to wait after a chunk that took `ms`. */
@@ -34,8 +40,8 @@ export class PrefillPacer {
   }
 
   get chunk(): number {
-    const size = this.tokensPerMs === undefined ? FIRST_CHUNK : Math.floor(this.tokensPerMs * this.targetMs);
-    return Math.max(1, Math.min(this.maxChunk, size));
+    const size = this.tokensPerMs === undefined ? 0 : Math.floor((this.tokensPerMs * this.targetMs) / TILE) * TILE;
+    return Math.max(1, Math.min(this.maxChunk, Math.max(this.minChunk, size)));
   }
 
   observe(tokens: number, ms: number): void {

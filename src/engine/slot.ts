@@ -14,10 +14,10 @@ export class Slot implements PrefixCache {
     readonly sequence: LlamaContextSequence,
     /** engine.prefixCache: off makes every request evaluate its whole prompt (for comparisons). */
     readonly reusesPrefixes = true,
-    /** engine.prefillChunkMs and prefillShare: how long one prompt chunk should take, and its share of the time beside other generations. */
-    prefill: { chunkMs: number; share: number } = { chunkMs: 500, share: 1 },
+    /** engine.prefillChunkMs, prefillShare and prefillMinChunk: how long one prompt chunk should take, its share of the time beside other generations, its fewest tokens. */
+    prefill: { chunkMs: number; share: number; minChunk?: number } = { chunkMs: 500, share: 1 },
   ) {
-    this.pacer = new PrefillPacer(prefill.chunkMs, sequence.context.batchSize, prefill.share);
+    this.pacer = new PrefillPacer(prefill.chunkMs, sequence.context.batchSize, prefill.share, prefill.minChunk);
   }
 
   get contextSize(): number {

@@ -133,13 +133,16 @@ describe("an Anthropic client leaving mid-stream", () => {
 
   it("frees the only slot", async () => {
     const client = new Anthropic({ baseURL: gw.baseURL.replace(/\/v1$/, ""), apiKey: "unused", maxRetries: 0 });
-    const stream = client.messages.stream({ model: "test-model", max_tokens: 1500, messages: [{ role: "user", content: "Once" }] });
-    const ended = stream.done().catch((error: Error) => error.name); // the SDK rejects its promise on abort
-    await new Promise<void>((resolve) => stream.on("text", () => resolve()));
+    // Greedy: with random weights, a sampled answer ends at once now and then (an end-of-text token drawn first).
+    const greedy = { temperature: 0 }; // in the Messages API, though this SDK version's types leave it out
+    const stream = client.messages.stream({ model: "test-model", max_tokens: 1500, messages: [{ role: "user", content: "Once" }], ...greedy });
+    const ended = stream.done().then(() => "completed", (error: Error) => error.name); // the SDK rejects its promise on abort
+    const first = await Promise.race([new Promise<string>((resolve) => stream.on("text", () => resolve("text"))), ended]);
+    expect(first).toBe("text");
     stream.abort();
     expect(await ended).toBe("APIUserAbortError");
     await waitForIdleSlots(gw, 3_000);
-    const next = await client.messages.create({ model: "test-model", max_tokens: 3, messages: [{ role: "user", content: "Hi" }] });
+    const next = await client.messages.create({ model: "test-model", max_tokens: 3, messages: [{ role: "user", content: "Hi" }], ...greedy });
     expect(next.usage.output_tokens).toBeGreaterThan(0);
   });
 });

@@ -95,12 +95,17 @@ describe("coding agents' requests (stories260K)", () => {
     const use = forced.content.find((block) => block.type === "tool_use") as Anthropic.ToolUseBlock;
     expect(use.name).toBe("Read");
     expect(typeof (use.input as { file_path: unknown }).file_path).toBe("string"); // the grammar held what it could: the type, the required field
+    // The next turn as the client sends it: the same tools and settings, the call and its result appended (the prompt
+    // up to them comes from the slot's cache).
     const next = await anthropic.messages.create({
       ...body,
+      tools,
+      thinking: { type: "disabled" },
       stream: false,
       max_tokens: 4,
       messages: [...body.messages, { role: "assistant", content: [use] }, { role: "user", content: [{ type: "tool_result", tool_use_id: use.id, content: "hello world" }] }],
     });
     expect(next.type).toBe("message");
+    expect(next.usage.cache_read_input_tokens).toBeGreaterThan(forced.usage.input_tokens + forced.usage.cache_read_input_tokens! - 64);
   });
 });

@@ -2,15 +2,21 @@ import { describe, expect, it } from "vitest";
 import { PrefillPacer } from "../../src/engine/prefill.js";
 
 describe("prompt chunks sized by time", () => {
-  it("starts small, then sizes chunks from the measured rate, within one batch", () => {
+  it("sizes chunks from the measured rate in whole 64-token tiles, at least the floor, within one batch", () => {
     const pacer = new PrefillPacer(500, 512);
-    expect(pacer.chunk).toBe(64);
-    pacer.observe(64, 100); // 0.64 tokens/ms: 320 tokens in 500 ms
+    expect(pacer.chunk).toBe(128); // no rate yet: the floor
+    pacer.observe(128, 200); // 0.64 tokens/ms: 320 tokens in 500 ms, 5 tiles
     expect(pacer.chunk).toBe(320);
+    pacer.observe(128, 150); // 0.853 tokens/ms: 426 tokens, rounded down to 6 tiles
+    expect(pacer.chunk).toBe(384);
     pacer.observe(320, 100); // fast: capped at the batch size
     expect(pacer.chunk).toBe(512);
-    pacer.observe(512, 100_000); // deep in a long prompt: a token costs 200 ms, still at least one per chunk
-    expect(pacer.chunk).toBe(2);
+    pacer.observe(128, 1_000); // deep in a long prompt: 64 tokens in 500 ms, but never below the floor
+    expect(pacer.chunk).toBe(128);
+    const small = new PrefillPacer(500, 512, 1, 1); // engine.prefillMinChunk 1: time decides alone
+    small.observe(100, 50_000);
+    expect(small.chunk).toBe(1);
+    expect(new PrefillPacer(500, 32).chunk).toBe(32); // a batch smaller than the floor
   });
 
   it("pauses after a chunk only while other slots generate, to keep the prompt to its share of the time", () => {
