@@ -1,3 +1,4 @@
+import { resolve } from "node:path";
 import { configDefaults, defineConfig } from "vitest/config";
 
 /**
@@ -18,6 +19,9 @@ const SHARED_CORES = [
 export default defineConfig({
   test: {
     pool: "forks",
+    // Engine processes run the compiled engine host, built once before the tests (test/global-setup.ts).
+    globalSetup: ["test/global-setup.ts"],
+    env: { GATEWAY_ENGINE_HOST: resolve(import.meta.dirname, "dist/src/engine/isolated/engine-host.js") },
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // One count for the run: vitest wants the same one for projects that run together.

@@ -8,7 +8,9 @@ import { workerPoolSize } from "../worker-pool.js";
 import type { EngineSpec, FromEngine, ToEngine, WireError } from "./protocol.js";
 
 // Beside this file: engine-host.ts when running from source (through tsx), engine-host.js when built.
-const HOST = fileURLToPath(new URL(`./engine-host${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url));
+// GATEWAY_ENGINE_HOST: another build of engine-host (the test suite runs its engines from the compiled one: a
+// process started through tsx costs twice the CPU before it loads its model).
+const HOST = process.env.GATEWAY_ENGINE_HOST || fileURLToPath(new URL(`./engine-host${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url));
 const HOST_EXEC_ARGV = HOST.endsWith(".ts") ? ["--import", "tsx"] : [];
 // The gateway's own diagnostic and memory flags reach its engine processes (as Node's fork passes execArgv by
 // default): `node --cpu-prof dist/src/cli.js` profiles every process (Node refuses these in NODE_OPTIONS).
