@@ -207,7 +207,7 @@ export const ConfigSchema = Type.Object(
           description: "while other slots generate, a long prompt pauses after each chunk so that it takes at most this share of the time, as vLLM schedules decodes before prompt chunks (their tokens keep flowing where the prompt would take the cores); 1 = no pause",
         }),
         prefillChunkMs: Integer(10, 500, "a long prompt is evaluated in chunks of about this many milliseconds (sized from the slot's measured prompt rate, at most one batch), and a cancelled, timed-out or shut-down request stops between chunks: the longest it keeps its slot"),
-        prefillMinChunk: Integer(1, 128, "the fewest tokens in a prompt chunk, however long it takes (chunks are whole 64-token tiles of llama.cpp's CPU flash attention, below which a token deep in a context costs 2-3x as much): deep in a long context a chunk takes longer than prefillChunkMs rather than run at a fraction of the prompt rate"),
+        prefillMinChunk: Integer(1, 128, "the fewest tokens in a prompt chunk while they take at most twice prefillChunkMs, one 64-token tile beyond that (chunks are whole tiles of llama.cpp's CPU flash attention: fewer rows go row by row, and deep in a context a small chunk costs 2-3x as much per token)"),
         batchStrategy: Type.Union([Type.Literal("fill"), Type.Literal("first-come")], {
           default: "fill",
           description: "batched layout: fill waits (a few microtask turns at most) for every active slot's token and decodes them together; first-come is node-llama-cpp's own",

@@ -30,7 +30,7 @@ export class PrefillPacer {
     /** The context's batch size: a larger chunk gains nothing (node-llama-cpp splits it into batches). */
     private readonly maxChunk: number,
     private readonly share = 1,
-    /** The smallest chunk, whatever it costs (engine.prefillMinChunk); the first chunk, before a rate is measured. */
+    /** The smallest chunk while it takes at most twice `targetMs` (engine.prefillMinChunk); the first chunk, before a rate is measured. */
     private readonly minChunk = 2 * TILE,
   ) {}
 
@@ -40,8 +40,13 @@ export class PrefillPacer {
   }
 
   get chunk(): number {
-    const size = this.tokensPerMs === undefined ? 0 : Math.floor((this.tokensPerMs * this.targetMs) / TILE) * TILE;
-    return Math.max(1, Math.min(this.maxChunk, Math.max(this.minChunk, size)));
+    const rate = this.tokensPerMs;
+    if (rate === undefined) return Math.max(1, Math.min(this.maxChunk, this.minChunk));
+    let size = Math.floor((rate * this.targetMs) / TILE) * TILE; // whole tiles within the time target
+    // Below the floor: the floor while it takes at most twice the target, else one tile (the cancellation bound
+    // holds deep in a long context, where a chunk of two tiles would take seconds).
+    if (size < this.minChunk) size = this.minChunk / rate <= 2 * this.targetMs ? this.minChunk : Math.min(this.minChunk, Math.max(TILE, size));
+    return Math.max(1, Math.min(this.maxChunk, size));
   }
 
   observe(tokens: number, ms: number): void {

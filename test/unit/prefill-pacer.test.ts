@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { PrefillPacer } from "../../src/engine/prefill.js";
 
 describe("prompt chunks sized by time", () => {
-  it("sizes chunks from the measured rate in whole 64-token tiles, at least the floor, within one batch", () => {
+  it("sizes chunks from the measured rate in whole 64-token tiles, at least the floor while it takes at most twice the target, within one batch", () => {
     const pacer = new PrefillPacer(500, 512);
     expect(pacer.chunk).toBe(128); // no rate yet: the floor
     pacer.observe(128, 200); // 0.64 tokens/ms: 320 tokens in 500 ms, 5 tiles
@@ -11,8 +11,12 @@ describe("prompt chunks sized by time", () => {
     expect(pacer.chunk).toBe(384);
     pacer.observe(320, 100); // fast: capped at the batch size
     expect(pacer.chunk).toBe(512);
-    pacer.observe(128, 1_000); // deep in a long prompt: 64 tokens in 500 ms, but never below the floor
+    pacer.observe(128, 900); // deeper: 71 tokens in 500 ms, but the floor (128) takes 900 ms, within twice the target
     expect(pacer.chunk).toBe(128);
+    pacer.observe(128, 1_200); // deeper still: the floor would take 1.2 s, so one tile (600 ms) keeps cancellation prompt
+    expect(pacer.chunk).toBe(64);
+    pacer.observe(64, 5_000); // a tile at 5 s: still one tile, never less
+    expect(pacer.chunk).toBe(64);
     const small = new PrefillPacer(500, 512, 1, 1); // engine.prefillMinChunk 1: time decides alone
     small.observe(100, 50_000);
     expect(small.chunk).toBe(1);
