@@ -3,9 +3,10 @@ import { configDefaults, defineConfig } from "vitest/config";
 
 /**
  * Model test files that assert nothing about time or throughput and evaluate only short prompts: they run two at a
- * time, beside the unit tests. Not here: a test that counts what arrives after an abort (openai-sdk, responses,
- * websocket, tool-calls, upstreams): on a shared core its client reads more of what was already sent. Everything else that loads a model (timing, fairness, cancellation latency, long
- * prompts, process lifecycles, memory budgets) runs afterwards, one file at a time, with both cores to itself.
+ * time, beside the unit tests. Everything else that loads a model (timing, fairness, cancellation latency, long
+ * prompts, process lifecycles, memory budgets) runs afterwards, one file at a time, with both cores to itself; so does
+ * a test that counts what arrives after an abort (openai-sdk, responses, websocket, tool-calls, upstreams): on a
+ * shared core its client reads more of what was already sent.
  */
 const SHARED_CORES = [
   "test/http/**/*.test.ts",

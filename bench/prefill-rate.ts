@@ -76,8 +76,7 @@ async function measure(url: string, tokens: number, salt: string): Promise<{ pro
   const seconds = (performance.now() - started) / 1000;
   const promptTokens = Number(/"prompt_tokens":(\d+)/.exec(text)?.[1]);
   if (!response.ok || !promptTokens) throw new Error(`${url} answered ${response.status}: ${text.slice(0, 300)}`);
-  const body = { usage: { prompt_tokens: promptTokens } };
-  return { promptTokens: body.usage.prompt_tokens, seconds: round(seconds, 2), rate: round(body.usage.prompt_tokens / seconds, 1) };
+  return { promptTokens, seconds: round(seconds, 2), rate: round(promptTokens / seconds, 1) };
 }
 
 const rows: { round: number; size: number; gateway: Awaited<ReturnType<typeof measure>>; llamaServer: Awaited<ReturnType<typeof measure>>; ratio: number }[] = [];

@@ -8,7 +8,8 @@ import type { EvaluationPriority, LlamaContextSequence, Token } from "node-llama
 // before it: on the 57M model on 2 vCPUs, 0.26 s per 128 tokens at the start, 1.8 s at 16k). What was
 // evaluated stays in the sequence: a retry of the same prompt reuses it.
 // Sizes are whole tiles of llama.cpp's CPU flash attention (64 query rows; fewer go row by row) and at least
-// `minChunk`: deep in a context a chunk below two tiles costs far more per token (57M model at 12k tokens, 2 threads:
+// `minChunk` while that takes at most twice the time target (one tile beyond, so that cancellation stays prompt):
+// deep in a context a chunk below two tiles costs far more per token (57M model at 12k tokens, 2 threads:
 // 16 tokens 15 ms each, 64 tokens 7.8 ms, 128 tokens 6.0 ms, 512 tokens 5.5 ms), and a chunk sized from the rate of
 // a smaller one shrinks further, until the prompt runs at half the rate llama-server's 512-token batches reach.
 
@@ -25,7 +26,7 @@ export class PrefillPacer {
   othersGenerating: () => boolean = () => false;
 
   constructor(
-    /** The longest a chunk should take: the time a cancelled request may keep its slot. */
+    /** How long a chunk should take: the time a cancelled request may keep its slot (up to twice it for `minChunk`). */
     private readonly targetMs: number,
     /** The context's batch size: a larger chunk gains nothing (node-llama-cpp splits it into batches). */
     private readonly maxChunk: number,
