@@ -18,7 +18,8 @@ describe("fair scheduling between API keys on a real model", () => {
 
   it("serves the second key's request next, not after the first key's whole backlog, and shows the queue by key", async () => {
     const done: string[] = [];
-    const flood = [0, 1, 2, 3, 4].map((i) => complete(FLOOD, { max_tokens: 64 }).then(async (r) => (await r.text(), done.push(`flood${i}`))));
+    // The first holds the slot long enough (~0.7 s) for the other four to arrive and queue even on a loaded machine.
+    const flood = [0, 1, 2, 3, 4].map((i) => complete(FLOOD, { max_tokens: i === 0 ? 200 : 64 }).then(async (r) => (await r.text(), done.push(`flood${i}`))));
     const engine = gw.models.all()[0]!;
     const deadline = Date.now() + 15_000;
     while (engine.stats().queuedRequests < 4) {
