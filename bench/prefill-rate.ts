@@ -109,6 +109,13 @@ const lines = [
   "| round | prompt tokens | gateway tok/s | llama-server tok/s | gateway / llama-server |",
   "|---|---|---|---|---|",
   ...rows.map((row) => `| ${row.round} | ${row.gateway.promptTokens} | ${row.gateway.rate} | ${row.llamaServer.rate} | ${row.ratio} |`),
+  "",
+  // The machine's speed drifts between rounds (a shared host): the median of the rounds' ratios, and their spread.
+  ...sizes.map((size) => {
+    const ratios = rows.filter((row) => row.size === size).map((row) => row.ratio).sort((x, y) => x - y);
+    const middle = ratios.length % 2 ? ratios[(ratios.length - 1) / 2]! : (ratios[ratios.length / 2 - 1]! + ratios[ratios.length / 2]!) / 2;
+    return `- ${size} tokens: median ratio ${round(middle, 3)} over ${ratios.length} rounds (${ratios[0]}-${ratios.at(-1)})`;
+  }),
 ];
 writeFileSync(resolve(PROJECT_ROOT, "bench/results", `${name}.md`), `${lines.join("\n")}\n`);
 writeFileSync(resolve(PROJECT_ROOT, "bench/results", `${name}.json`), JSON.stringify({ flags, rows }, null, 2));

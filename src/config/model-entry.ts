@@ -55,6 +55,14 @@ export const speculativeChoice = (options: { default?: "off" } = {}) =>
     description: "speculative decoding: lookup drafts tokens by finding the text so far in the prompt (no second model); draft runs draftModel (same vocabulary) ahead; greedy output is the same either way",
   });
 
+export const turnStops = (options: { default?: string[] } = {}) =>
+  Type.Array(Type.String({ minLength: 1, maxLength: 64 }), {
+    maxItems: 16,
+    ...options,
+    description:
+      "strings that end an answer in the chat APIs (chat, Responses, Messages) as the template's own end-of-turn markers do (Ollama's PARAMETER stop), for a model that does not end its turns: the answer ends as if the model had, never reported as the client's stop sequence; raw /v1/completions are left alone",
+  });
+
 export const chatTemplateDescription = "auto (the GGUF's own template, else a match by name) or a node-llama-cpp chat wrapper: chatML, llama3.1, mistral, gemma, qwen, general, …";
 
 export const ModelEntry = Type.Object(
@@ -96,6 +104,7 @@ export const ModelEntry = Type.Object(
     draftModel: Type.Optional(Type.String({ minLength: 1, description: "speculative: draft: the draft model's .gguf (its vocabulary must be the model's)" })),
     draftTokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 32 })),
     streamInterval: Type.Optional(Type.Integer({ minimum: 1, maximum: 256, description: "answer tokens per streamed chunk after the first (default engine.streamInterval)" })),
+    stop: Type.Optional(turnStops()),
     sampling: Type.Optional(
       Type.Object(
         {

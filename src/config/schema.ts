@@ -1,5 +1,5 @@
 import { Type, type Static } from "typebox";
-import { chatTemplateDescription, EngineLayout, GpuLayersSetting, GpuSetting, KvCacheType, ModelEntry, poolingChoice, reasoningChoice, routingChoice, speculativeChoice, thinkingChoice } from "./model-entry.js";
+import { chatTemplateDescription, EngineLayout, GpuLayersSetting, GpuSetting, KvCacheType, ModelEntry, poolingChoice, reasoningChoice, routingChoice, speculativeChoice, thinkingChoice, turnStops } from "./model-entry.js";
 
 export { EngineLayout, GpuLayersSetting, GpuSetting, KvCacheType, ModelEntry } from "./model-entry.js";
 
@@ -228,6 +228,7 @@ export const ConfigSchema = Type.Object(
         }),
         kvCacheType: KvCacheType,
         chatTemplate: Type.String({ default: "auto", description: chatTemplateDescription }),
+        stop: turnStops({ default: [] }),
         reasoning: reasoningChoice({ default: "separate" }),
         thinking: thinkingChoice({ default: "on" }),
         pooling: poolingChoice({ default: "auto" }),

@@ -38,7 +38,7 @@ export async function* generateOnSlot(job: SlotGeneration): AsyncGenerator<Gener
   const stopTokens = new Set(prompt.stopTokens);
   const assembler = new TextAssembler(
     (tokens, preceding) => model.detokenize(tokens as Token[], false, preceding as Token[]),
-    [...request.stop, ...prompt.stopStrings, ...grammarStopStrings(job.grammar)],
+    [...request.stop, ...prompt.stopStrings, ...(job.grammar ? [] : prompt.turnStops), ...grammarStopStrings(job.grammar)],
     promptTokens,
   );
   const recentTokens = promptTokens.slice(-PENALTY_WINDOW);

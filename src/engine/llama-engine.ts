@@ -2,6 +2,7 @@ import type { Llama, LlamaContext, LlamaModel, Token } from "node-llama-cpp";
 import type { EngineConfig, GatewayConfig } from "../config/schema.js";
 import { generationFailed, invalidRequest, timedOut } from "../errors.js";
 import { availableCpus, defaultThreadsPerContext } from "./cpu-budget.js";
+import { tiledAttentionHeads, tileEfficiency } from "./attention-tiles.js";
 import { threadsByPhase } from "./prompt-threads.js";
 import { currentThreadpool } from "./worker-pool.js";
 import { lowerWorkerThreadPriority } from "./thread-priority.js";
@@ -114,12 +115,16 @@ export class LlamaEngine implements ModelEngine {
     // Per-slot contexts on CPU: a prompt batch takes the cores that no other slot is using (at most promptThreads).
     const cpus = availableCpus();
     const promptThreadsCap = engine.promptThreads || cpus;
+    const promptThreads = () => Math.min(promptThreadsCap, cpus - (scheduler.busyCount - 1) * threads);
     const prompts = layout === "per-slot" && llama.gpu === false && promptThreadsCap > threads
-      ? contexts.every((context) => threadsByPhase(context, threads, () => Math.min(promptThreadsCap, cpus - (scheduler.busyCount - 1) * threads)))
+      ? contexts.every((context) => threadsByPhase(context, threads, promptThreads))
       : false;
+    // Prompt chunks sized to fill flash attention's tiles on the threads they will run on (one sequence per context).
+    const heads = layout === "per-slot" ? tiledAttentionHeads(model, llama.gpu === false, engine.flashAttention) : undefined;
+    if (heads) for (const slot of slots) slot.pacer.efficiency = (tokens) => tileEfficiency(tokens, heads, prompts ? Math.max(threads, promptThreads()) : threads);
     // The pool threads exist by now (loading ran on them): on CPU, the decodes they run yield to the JS thread.
     if (llama.gpu === false) lowerWorkerThreadPriority(engine.workerNice);
-    const renderer = new PromptRenderer(model, engine.chatTemplate, { thinking: engine.thinking === "on" });
+    const renderer = new PromptRenderer(model, engine.chatTemplate, { thinking: engine.thinking === "on" }, engine.stop);
     const gpuInfo = llama.gpu === false ? {} : { gpuDevices: await llama.getGpuDeviceNames(), vram: await llama.getVramState().then(({ total, used }) => ({ total, used })) };
     const description: ModelDescription = {
       id,

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { EvaluationPriority, LlamaContextSequence, Token } from "node-llama-cpp";
+import { ATTENTION_TILE } from "./attention-tiles.js";
 
 // node-llama-cpp evaluates a prompt handed to one call in one go (its batches follow one another with no
 // way out), so a long prompt is handed over a chunk at a time and the request's signal is looked at in
@@ -12,8 +13,9 @@ import type { EvaluationPriority, LlamaContextSequence, Token } from "node-llama
 // deep in a context a chunk below two tiles costs far more per token (57M model at 12k tokens, 2 threads:
 // 16 tokens 15 ms each, 64 tokens 7.8 ms, 128 tokens 6.0 ms, 512 tokens 5.5 ms), and a chunk sized from the rate of
 // a smaller one shrinks further, until the prompt runs at half the rate llama-server's 512-token batches reach.
-
-const TILE = 64;
+// Of the sizes within the time target, the one whose tiles are fullest (attention-tiles.ts): with 9 heads on 2
+// threads 256 tokens fill 90% of theirs and 320 87%, so 256 is taken; where every size fills them (8 or 32 heads on
+// 2 threads), the largest.
 
 /**
  * A slot's prompt rate, measured on its own chunks, and the chunk size it gives for a time budget; and, while other
@@ -21,9 +23,15 @@ const TILE = 64;
  * flowing on a machine whose cores the prompt would otherwise take).
  */
 export class PrefillPacer {
-  private tokensPerMs?: number;
+  /** Cost units (tokens over their tile efficiency) per ms, measured on the last chunk. */
+  private rate?: number;
   /** Whether other slots are generating now; set by the engine once its scheduler exists. */
   othersGenerating: () => boolean = () => false;
+  /**
+   * The share of a chunk's attention work that fills llama.cpp's flash-attention tiles, by the chunk's size and the
+   * threads it would run on now (attention-tiles.ts); set by the engine on CPU with flash attention, 1 elsewhere.
+   */
+  efficiency: (tokens: number) => number = () => 1;
 
   constructor(
     /** How long a chunk should take: the time a cancelled request may keep its slot (up to twice it for `minChunk`). */
@@ -32,7 +40,7 @@ export class PrefillPacer {
     private readonly maxChunk: number,
     private readonly share = 1,
     /** The smallest chunk while it takes at most twice `targetMs` (engine.prefillMinChunk); the first chunk, before a rate is measured. */
-    private readonly minChunk = 2 * TILE,
+    private readonly minChunk = 2 * ATTENTION_TILE,
   ) {}
 
   /** How long to wait after a chunk that took `ms`. */
@@ -40,18 +48,29 @@ export class PrefillPacer {
     return this.share < 1 && this.othersGenerating() ? ms * (1 / this.share - 1) : 0;
   }
 
+  /** What a chunk of `tokens` costs in tokens at full tile efficiency: deep in a context its time is about this over the rate. */
+  private cost(tokens: number): number {
+    return tokens / this.efficiency(tokens);
+  }
+
   get chunk(): number {
-    const rate = this.tokensPerMs;
+    const rate = this.rate;
     if (rate === undefined) return Math.max(1, Math.min(this.maxChunk, this.minChunk));
-    let size = Math.floor((rate * this.targetMs) / TILE) * TILE; // whole tiles within the time target
+    // Of the whole-tile sizes expected within the time target, the one whose tiles are fullest (the larger of equals).
+    let size = 0;
+    let best = 0;
+    for (let tokens = ATTENTION_TILE; tokens <= this.maxChunk; tokens += ATTENTION_TILE) {
+      const efficiency = this.efficiency(tokens);
+      if (this.cost(tokens) <= rate * this.targetMs && efficiency >= best - 1e-9) [size, best] = [tokens, efficiency];
+    }
     // Below the floor: the floor while it takes at most twice the target, else one tile (the cancellation bound
     // holds deep in a long context, where a chunk of two tiles would take seconds).
-    if (size < this.minChunk) size = this.minChunk / rate <= 2 * this.targetMs ? this.minChunk : Math.min(this.minChunk, Math.max(TILE, size));
+    if (size < this.minChunk) size = this.cost(this.minChunk) <= 2 * rate * this.targetMs ? this.minChunk : Math.min(this.minChunk, Math.max(ATTENTION_TILE, size));
     return Math.max(1, Math.min(this.maxChunk, size));
   }
 
   observe(tokens: number, ms: number): void {
-    if (ms > 0) this.tokensPerMs = tokens / ms;
+    if (ms > 0) this.rate = this.cost(tokens) / ms;
   }
 }
 

@@ -11,6 +11,8 @@ export interface RenderedPrompt {
   stopStrings: string[];
   /** Special tokens that end the answer besides the model's end-of-generation tokens. */
   stopTokens: Token[];
+  /** engine.stop (chat prompts only): text that ends a free answer, not one a grammar shapes. */
+  turnStops: readonly string[];
   /** The answer starts inside the template's thinking block (the template opened it). */
   opensInThought: boolean;
 }
@@ -54,6 +56,8 @@ export class PromptRenderer {
     private readonly model: ModelView,
     setting = "auto",
     defaults: TemplateDefaults = { thinking: true },
+    /** engine.stop: strings that end an answer as the template's own end-of-turn markers do. */
+    private readonly turnStops: readonly string[] = [],
   ) {
     const { bosString, eosString, shouldPrependBosToken } = model.tokens;
     this.specials = { bos: bosString ?? "", eos: eosString ?? "", addsBos: shouldPrependBosToken && model.tokens.bos !== null };
@@ -180,7 +184,7 @@ export class PromptRenderer {
   }
 
   private renderText(text: string): RenderedPrompt {
-    return { tokens: withBos(this.model, this.model.tokenize(text)), stopStrings: [], stopTokens: [], opensInThought: false };
+    return { tokens: withBos(this.model, this.model.tokenize(text)), stopStrings: [], stopTokens: [], turnStops: [], opensInThought: false };
   }
 
   /** The wrapper's context for a conversation; for templates that think first, node-llama-cpp opens the block on the answer's first token, and so do we. */
@@ -198,16 +202,17 @@ export class PromptRenderer {
     // The wrapper's end-of-turn triggers end the answer either way: they are the template's own markers.
     const { state, opens, contextText } = this.wrapperContext(input.messages, input.tools, openThought);
     const stopStrings: string[] = [];
+    const turnStops = this.turnStops;
     const stopTokens: Token[] = [];
     for (const trigger of state.stopGenerationTriggers) this.classifyTrigger(trigger, stopStrings, stopTokens);
     const markers = this.thoughtMarkers;
     const text = this.templateText(input, rendered);
     if (text !== undefined) {
       const opensInThought = markers !== undefined && (markers.prefix === "" || text.trimEnd().endsWith(markers.prefix.trimEnd()));
-      return { tokens: withBos(this.model, this.model.tokenize(text, true)), stopStrings, stopTokens, opensInThought };
+      return { tokens: withBos(this.model, this.model.tokenize(text, true)), stopStrings, stopTokens, turnStops, opensInThought };
     }
     const opensInThought = markers !== undefined && (markers.prefix === "" || opens || contextText.toString().trimEnd().endsWith(markers.prefix.trimEnd()));
-    return { tokens: contextText.tokenize(this.model.tokenizer), stopStrings, stopTokens, opensInThought };
+    return { tokens: contextText.tokenize(this.model.tokenizer), stopStrings, stopTokens, turnStops, opensInThought };
   }
 
   private classifyTrigger(trigger: LlamaText, stopStrings: string[], stopTokens: Token[]): void {

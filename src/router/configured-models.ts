@@ -21,7 +21,7 @@ export interface ModelEvents {
 /** A model's engine settings: the engine section, with the model entry's own values on top. */
 export function engineSettingsFor(engine: EngineConfig, entry: Partial<ModelEntryConfig>): EngineConfig {
   const own = Object.fromEntries(
-    (["slots", "ctxSize", "threads", "gpu", "gpuLayers", "layout", "flashAttention", "kvCacheType", "chatTemplate", "reasoning", "thinking", "pooling", "speculative", "draftModel", "draftTokens", "streamInterval"] as const).filter((k) => entry[k] !== undefined).map((k) => [k, entry[k]]),
+    (["slots", "ctxSize", "threads", "gpu", "gpuLayers", "layout", "flashAttention", "kvCacheType", "chatTemplate", "reasoning", "thinking", "pooling", "speculative", "draftModel", "draftTokens", "streamInterval", "stop"] as const).filter((k) => entry[k] !== undefined).map((k) => [k, entry[k]]),
   );
   return { ...engine, ...own };
 }

@@ -109,3 +109,36 @@ describe("coding agents' requests (stories260K)", () => {
     expect(next.usage.cache_read_input_tokens).toBeGreaterThan(forced.usage.input_tokens + forced.usage.cache_read_input_tokens! - 64);
   });
 });
+
+describe("engine.stop: a model that does not end its turns ends them where the operator says (stories260K)", () => {
+  let gw: TestGateway;
+  beforeAll(async () => {
+    gw = await startTestGateway({ engine: { slots: 1, ctxSize: 2048, flashAttention: false, stop: ["."] } });
+  });
+  afterAll(() => gw.close());
+
+  it("ends chat, Messages and Responses answers (tools offered too) at the first stop string, as the model's own end of turn; raw completions run on", async () => {
+    const openai = new OpenAI({ baseURL: gw.baseURL, apiKey: "unused", maxRetries: 0 });
+    const anthropic = new Anthropic({ baseURL: gw.baseURL.replace(/\/v1$/, ""), apiKey: "unused", maxRetries: 0 });
+    const prompt = "Tell me a story about a dog.";
+    const chat = await openai.chat.completions.create({ model: gw.model, messages: [{ role: "user", content: prompt }], max_tokens: 200, temperature: 0 });
+    expect(chat.choices[0]!.finish_reason).toBe("stop");
+    expect(chat.choices[0]!.message.content).not.toContain(".");
+    expect(chat.usage!.completion_tokens).toBeLessThan(200);
+
+    const message = await anthropic.messages.create({ model: gw.model, messages: [{ role: "user", content: prompt }], max_tokens: 200 });
+    expect(message.stop_reason).toBe("end_turn"); // not stop_sequence: the client sent none
+    expect(message.stop_sequence).toBeNull();
+    expect((message.content[0] as Anthropic.TextBlock).text).not.toContain(".");
+
+    // Tools offered, the model free to answer in text (node-llama-cpp's function-calling loop): the turn ends too.
+    const tool = { type: "function" as const, name: "read_file", description: "Reads a file.", parameters: { type: "object", properties: { path: { type: "string" } }, required: ["path"] }, strict: false };
+    const response = await openai.responses.create({ model: gw.model, input: prompt, tools: [tool], max_output_tokens: 200, temperature: 0 });
+    expect(response.status).toBe("completed");
+    expect(response.output_text).not.toContain(".");
+
+    // A raw completion has no turn to end: the story goes on past its first sentence.
+    const raw = await openai.completions.create({ model: gw.model, prompt: "Once upon a time", max_tokens: 200, temperature: 0 });
+    expect(raw.choices[0]!.text).toContain(".");
+  });
+});

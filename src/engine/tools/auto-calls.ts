@@ -58,7 +58,7 @@ export async function* generateWithAutoCalls(job: AutoCallJob): AsyncGenerator<G
       maxTokens: Math.max(1, Math.min(request.maxTokens, slot.contextSize - job.promptTokens)),
       ...samplerSettings(request.sampling),
       repeatPenalty: penalizes(request.sampling) ? { lastTokens: PENALTY_WINDOW, penalty: repeatPenalty, presencePenalty, frequencyPenalty } : false,
-      customStopTriggers: request.stop.filter((s) => s.length > 0),
+      customStopTriggers: [...request.stop.filter((s) => s.length > 0), ...job.prompt.turnStops],
       ...(tokenBias ? { tokenBias } : {}),
       evaluationPriority: job.evaluationPriority,
       signal,
