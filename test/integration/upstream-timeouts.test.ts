@@ -73,7 +73,7 @@ describe("upstream timeouts", () => {
       const blocker = await postJson(full.baseURL, "/completions", { model: "test-model", prompt: "x", max_tokens: 400, ignore_eos: true, stream: true }, { signal: controller.signal });
       expect(blocker.status).toBe(200); // its one slot is taken, and nothing may wait
       const before = replica.models.all()[0]!.stats().generatedTokens;
-      const response = await postJson(pair.baseURL, "/completions", { model: "pair", prompt: "Once upon a time", max_tokens: 4 });
+      const response = await postJson(pair.baseURL, "/completions", { model: "pair", prompt: "Once upon a time", max_tokens: 4, ignore_eos: true });
       expect(response.status, JSON.stringify(await jsonBody(response.clone()))).toBe(200);
       expect(replica.models.all()[0]!.stats().generatedTokens - before).toBe(4); // served by the other replica
       controller.abort();
