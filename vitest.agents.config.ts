@@ -1,12 +1,11 @@
-import { resolve } from "node:path";
 import { defineConfig } from "vitest/config";
+import { compiledEngineHost } from "./vitest.config.js";
 
 /** The real coding agents against the gateway (test/agents): minutes of prompt evaluation, so a tier of its own, run after `npm test`. */
 export default defineConfig({
   test: {
     pool: "forks",
-    globalSetup: ["test/global-setup.ts"],
-    env: { GATEWAY_ENGINE_HOST: resolve(import.meta.dirname, "dist/src/engine/isolated/engine-host.js") },
+    ...compiledEngineHost,
     include: ["test/agents/**/*.test.ts"],
     fileParallelism: false,
     testTimeout: 600_000,

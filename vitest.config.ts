@@ -17,12 +17,16 @@ const SHARED_CORES = [
   ].map((name) => `test/integration/${name}.test.ts`),
 ];
 
+/** Engine processes run the compiled engine host, built once before the tests (test/global-setup.ts). */
+export const compiledEngineHost = {
+  globalSetup: ["test/global-setup.ts"],
+  env: { GATEWAY_ENGINE_HOST: resolve(import.meta.dirname, "dist/src/engine/isolated/engine-host.js") },
+};
+
 export default defineConfig({
   test: {
     pool: "forks",
-    // Engine processes run the compiled engine host, built once before the tests (test/global-setup.ts).
-    globalSetup: ["test/global-setup.ts"],
-    env: { GATEWAY_ENGINE_HOST: resolve(import.meta.dirname, "dist/src/engine/isolated/engine-host.js") },
+    ...compiledEngineHost,
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // One count for the run: vitest wants the same one for projects that run together.

@@ -39,7 +39,7 @@ export function tileEfficiency(tokens: number, heads: number, threads: number): 
  */
 export function tiledAttentionHeads(model: LlamaModel, onCpu: boolean, flashAttention: boolean): number | undefined {
   if (!onCpu || !flashAttention) return undefined;
-  const metadata = model.fileInfo.metadata as unknown as Record<string, { attention?: { head_count?: unknown; key_length?: unknown; value_length?: unknown }; embedding_length?: unknown } | undefined> & { general?: { architecture?: string } };
+  const metadata = model.fileInfo.metadata as unknown as Record<string, { attention?: { head_count?: unknown; value_length?: unknown }; embedding_length?: unknown } | undefined> & { general?: { architecture?: string } };
   const architecture = metadata.general?.architecture;
   const hparams = architecture ? metadata[architecture] : undefined;
   const heads = hparams?.attention?.head_count;

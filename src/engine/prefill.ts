@@ -61,7 +61,7 @@ export class PrefillPacer {
     let best = 0;
     for (let tokens = ATTENTION_TILE; tokens <= this.maxChunk; tokens += ATTENTION_TILE) {
       const efficiency = this.efficiency(tokens);
-      if (this.cost(tokens) <= rate * this.targetMs && efficiency >= best - 1e-9) [size, best] = [tokens, efficiency];
+      if (tokens / efficiency <= rate * this.targetMs && efficiency >= best - 1e-9) [size, best] = [tokens, efficiency];
     }
     // Below the floor: the floor while it takes at most twice the target, else one tile (the cancellation bound
     // holds deep in a long context, where a chunk of two tiles would take seconds).
