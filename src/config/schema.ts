@@ -195,7 +195,7 @@ export const ConfigSchema = Type.Object(
         slots: Integer(1, 4, "parallel sequences (KV-cache slots) per model", 256),
         ctxSize: Integer(0, 0, "context tokens per slot (prompt + completion); 0 = the model's training context, at most 4096"),
         threads: Integer(0, 0, "CPU threads per context; 0 = derived from the CPUs this process may use"),
-        promptThreads: Integer(0, 0, "per-slot layout on CPU: threads a prompt batch may use, taken from cores no other slot is using; 0 = every available CPU, 1 = the context's own threads (off)"),
+        promptThreads: Integer(0, 0, "per-slot layout on CPU: threads a prompt batch of 64 tokens or more may use, taken from cores no other slot is using (a slot that starts meanwhile waits for the batch); 0 = every available CPU, 1 = the context's own threads (off)"),
         streamInterval: Integer(1, 1, "answer tokens per streamed chunk after the first (vLLM's --stream-interval): 1 streams every token; N sends N at a time, fewer chunks and less CPU per token on a busy host, each token up to N - 1 tokens later", 256),
         workerThreads: Integer(0, 0, "libuv pool threads of each engine process, where per-slot decodes and sampling run; 0 = as many decodes at once as the CPUs take at `threads` each (at most slots + 2; batched: slots + 2, at least 4)", 1024),
         workerNice: Integer(0, 0, "CPU: nice value of the engine's worker threads (decodes), so that its JS thread, which every token passes through, gets a core first; 0 = off (Linux only)", 19),

@@ -3,7 +3,7 @@ import type { EngineConfig, GatewayConfig } from "../config/schema.js";
 import { generationFailed, invalidRequest, timedOut } from "../errors.js";
 import { availableCpus, defaultThreadsPerContext } from "./cpu-budget.js";
 import { tiledAttentionHeads, tileEfficiency } from "./attention-tiles.js";
-import { threadsByPhase } from "./prompt-threads.js";
+import { CoreLending, threadsByPhase } from "./prompt-threads.js";
 import { currentThreadpool } from "./worker-pool.js";
 import { lowerWorkerThreadPriority } from "./thread-priority.js";
 import { BatchFill, slotPriority } from "./batch-fill.js";
@@ -116,8 +116,9 @@ export class LlamaEngine implements ModelEngine {
     const cpus = availableCpus();
     const promptThreadsCap = engine.promptThreads || cpus;
     const promptThreads = () => Math.min(promptThreadsCap, cpus - (scheduler.busyCount - 1) * threads);
+    const cores = new CoreLending(cpus);
     const prompts = layout === "per-slot" && llama.gpu === false && promptThreadsCap > threads
-      ? contexts.every((context) => threadsByPhase(context, threads, promptThreads))
+      ? contexts.every((context) => threadsByPhase(context, threads, promptThreads, cores))
       : false;
     // Prompt chunks sized to fill flash attention's tiles on the threads they will run on (one sequence per context).
     const heads = layout === "per-slot" ? tiledAttentionHeads(model, llama.gpu === false, engine.flashAttention) : undefined;

@@ -4,6 +4,7 @@ import OpenAI from "openai";
 import { validateConfig } from "../../src/config/load.js";
 import { startGateway, type RunningGateway } from "../../src/server/start.js";
 import { PROJECT_ROOT } from "../../src/engine/model-file.js";
+import { until } from "./until.js";
 
 export const SHARED_MODELS = resolve(PROJECT_ROOT, "../shared/models");
 /** Real, trained TinyStories model: fast (~3,000 tok/s), coherent text, byte-fallback vocabulary. */
@@ -50,13 +51,8 @@ export function sseData(text: string): string[] {
 
 /** Polls until the engine reports no busy slot, or fails after `ms`. */
 export async function waitForIdleSlots(gateway: RunningGateway, ms = 2_000): Promise<number> {
-  const started = Date.now();
   const engine = gateway.models.all()[0]!;
-  while (engine.stats().slotsBusy > 0) {
-    if (Date.now() - started > ms) throw new Error(`slots still busy after ${ms} ms: ${JSON.stringify(engine.stats())}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return Date.now() - started;
+  return until(() => engine.stats().slotsBusy === 0, "idle slots", () => engine.stats(), ms);
 }
 
 /** Reads an SSE response frame by frame as it arrives, calling `onData` with each data payload. */

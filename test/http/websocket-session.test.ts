@@ -12,6 +12,7 @@ import { ANONYMOUS, ApiKeys } from "../../src/auth/api-keys.js";
 import { createLimiter } from "../../src/ratelimit/create-limiter.js";
 import { GatewayMetrics } from "../../src/observability/metrics.js";
 import { Lifecycle } from "../../src/api/shared/lifecycle.js";
+import { until } from "../helpers/until.js";
 
 const log = pino({ level: "silent" });
 
@@ -64,7 +65,7 @@ describe("WebSocket backpressure", () => {
     expect(socket.sent).toHaveLength(0); // paused: nothing more is pulled from the engine
     expect(engine.eventsFinished).toBe(false);
     socket.bufferedAmount = 0;
-    while (!socket.sent.some((m) => m.type === "done")) await new Promise((r) => setTimeout(r, 5));
+    await until(() => socket.sent.some((m) => m.type === "done"), "the done message", () => socket.sent.length);
     expect(socket.sent.filter((m) => m.type === "chunk")).toHaveLength(51); // 50 tokens + the finish chunk
     expect(engine.eventsStoppedEarly).toBe(false);
   });
@@ -74,7 +75,7 @@ describe("WebSocket backpressure", () => {
     const { socket, request } = session(engine, 100);
     socket.bufferedAmount = 10_000;
     request("stuck");
-    while (!engine.eventsFinished) await new Promise((r) => setTimeout(r, 5));
+    await until(() => engine.eventsFinished, "the generation to stop", () => socket.closedWith);
     expect(socket.closedWith).toBe(1008);
     expect(engine.eventsStoppedEarly).toBe(true);
   });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonBody, postJson, readSse, startTestGateway, SYNTHETIC_57M, waitForIdleSlots, type TestGateway } from "../helpers/gateway.js";
+import { until } from "../helpers/until.js";
 
 // Four slots, both engine layouts, on the 57M model (slow enough that streams overlap for a while).
 describe.each(["per-slot", "batched"] as const)("four slots in the %s layout", (layout) => {
@@ -13,15 +14,17 @@ describe.each(["per-slot", "batched"] as const)("four slots in the %s layout", (
     expect(gw.models.all()[0]!.description.layout).toBe(layout);
     const arrivals: number[] = []; // stream index of every token chunk, in arrival order
     const started = new Set<number>();
+    const ended: string[] = []; // how each stream ended, as they end: the waits below say it if one ends too soon
     const streams = [0, 1, 2, 3].map(async (i) => {
       const response = await postJson(gw.baseURL, "/completions", {
         model: gw.model,
         prompt: `Story number ${i}:`,
-        max_tokens: 150, // long enough that all four still run when the last one starts, on a busy machine too
+        max_tokens: 200, // long enough that all four still run when the fifth request comes, on a busy machine too
         ignore_eos: true,
         temperature: 0,
         stream: true,
       });
+      if (response.status !== 200) ended.push(`${i}: ${response.status}`);
       expect(response.status).toBe(200);
       let finish: string | null = null;
       await readSse(response, (data) => {
@@ -33,14 +36,18 @@ describe.each(["per-slot", "batched"] as const)("four slots in the %s layout", (
         }
         finish = chunk.choices[0]?.finish_reason ?? finish;
       });
+      ended.push(`${i}: ${finish}`);
       return finish;
     });
     const engine = gw.models.all()[0]!;
-    while (started.size < 4) await new Promise((r) => setTimeout(r, 2));
+    const state = () => ({ started: [...started], ended, stats: engine.stats() });
+    await until(() => started.size === 4 || ended.length > 0, "four streams", state);
+    expect(ended).toEqual([]);
     expect(engine.stats().slotsBusy).toBe(4);
 
     const fifth = postJson(gw.baseURL, "/completions", { model: gw.model, prompt: "Fifth", max_tokens: 3, ignore_eos: true }); // random weights may end at once
-    while (engine.stats().queuedRequests < 1) await new Promise((r) => setTimeout(r, 2));
+    await until(() => engine.stats().queuedRequests >= 1 || ended.length > 0, "the fifth request in the queue", state);
+    expect(ended).toEqual([]);
 
     const sixth = await postJson(gw.baseURL, "/completions", { model: gw.model, prompt: "Sixth", max_tokens: 3 });
     expect(sixth.status).toBe(503);

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonBody, postJson, startTestGateway, SYNTHETIC_57M, waitForIdleSlots, type TestGateway } from "../helpers/gateway.js";
+import { until } from "../helpers/until.js";
 
 // The 57M-parameter model (random weights, ~300 tok/s here) is slow enough to be caught mid-prompt
 // and mid-generation, on a server with a single slot.
@@ -66,7 +67,7 @@ describe("a slow model on one slot", () => {
       { model: gw.model, prompt: "Once upon a time", max_tokens: 1500, ignore_eos: true },
       { signal: controller.signal },
     ).catch((e: unknown) => e);
-    while (engine.stats().generatedTokens - before < 5) await new Promise((r) => setTimeout(r, 5));
+    await until(() => engine.stats().generatedTokens - before >= 5, "5 tokens", () => engine.stats());
     controller.abort();
     expect(await pending).toBeInstanceOf(Error);
     await waitForIdleSlots(gw, 2_000);
@@ -77,14 +78,14 @@ describe("a slow model on one slot", () => {
     const engine = gw.models.all()[0]!;
     const holder = new AbortController();
     const holding = postJson(gw.baseURL, "/completions", { model: gw.model, prompt: "Once", max_tokens: 1500, ignore_eos: true, stream: true }, { signal: holder.signal });
-    while (engine.stats().slotsBusy < 1) await new Promise((r) => setTimeout(r, 5));
+    await until(() => engine.stats().slotsBusy >= 1, "a busy slot", () => engine.stats());
     const leaving = new AbortController();
     const queued = postJson(gw.baseURL, "/completions", { model: gw.model, prompt: "Hi", max_tokens: 2 }, { signal: leaving.signal }).catch((e: unknown) => e);
     const next = postJson(gw.baseURL, "/completions", { model: gw.model, prompt: "Hello", max_tokens: 2 });
-    while (engine.stats().queuedRequests < 2) await new Promise((r) => setTimeout(r, 5));
+    await until(() => engine.stats().queuedRequests >= 2, "two queued requests", () => engine.stats());
     leaving.abort();
     expect(await queued).toBeInstanceOf(Error);
-    while (engine.stats().queuedRequests > 1) await new Promise((r) => setTimeout(r, 5));
+    await until(() => engine.stats().queuedRequests <= 1, "the queue to forget one", () => engine.stats());
     holder.abort();
     await holding.catch(() => undefined);
     expect((await next).status).toBe(200);

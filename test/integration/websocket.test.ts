@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { jsonBody, postJson, sseData, startTestGateway, SYNTHETIC_57M, waitForIdleSlots, type TestGateway } from "../helpers/gateway.js";
 import { TestSocket, type Message } from "../helpers/websocket.js";
+import { until } from "../helpers/until.js";
 
 const completion = (id: string, body: object) => ({ type: "completions.create", id, body });
 
@@ -59,7 +60,7 @@ describe("WebSocket streaming on a real model", () => {
     socket.send({ type: "ping" });
     const errors = () => socket.messages.filter((m) => m.type === "error");
     await socket.next((m) => m.type === "pong");
-    while (errors().length < 6) await new Promise((r) => setTimeout(r, 5));
+    await until(() => errors().length >= 6, "six errors", () => errors());
     const byId = (id: string | null) => errors().filter((m) => m.id === id);
     expect(byId(null).map((m) => m.error.code)).toEqual(expect.arrayContaining(["invalid_message", "message_too_large"]));
     expect(byId("t1")[0].error).toMatchObject({ code: "invalid_message", param: "type" });
@@ -148,7 +149,7 @@ describe("WebSocket cancellation on a slow model with one slot", () => {
     socket.send(long("q1"));
     socket.send(long("q2"));
     await socket.next((m) => m.type === "chunk" && m.id === "q1" && m.data.choices[0]?.text);
-    while (engine.stats().queuedRequests < 1) await new Promise((r) => setTimeout(r, 5));
+    await until(() => engine.stats().queuedRequests >= 1, "a queued request", () => engine.stats());
     socket.send({ type: "cancel", id: "q2" });
     const done = await socket.next((m) => m.type === "done" && m.id === "q2");
     expect(done).toMatchObject({ cancelled: true, usage: { completion_tokens: 0 } });
@@ -166,7 +167,7 @@ describe("WebSocket cancellation on a slow model with one slot", () => {
     socket.send(long("x1"));
     socket.send(long("x2")); // waits in the queue behind x1
     await socket.next((m) => m.type === "chunk" && m.id === "x1" && m.data.choices[0]?.text);
-    while (engine.stats().queuedRequests < 1) await new Promise((r) => setTimeout(r, 5));
+    await until(() => engine.stats().queuedRequests >= 1, "a queued request", () => engine.stats());
     socket.ws.terminate();
     await waitForIdleSlots(gw);
     expect(engine.stats().queuedRequests).toBe(0);
