@@ -132,9 +132,10 @@ describe("the openai SDK against the gateway", () => {
     for await (const _chunk of stream) {
       if (++received === 3) controller.abort();
     }
-    // The SDK ends the iteration quietly on abort, after at most the chunks it had already read.
+    // The SDK ends the iteration quietly on abort, after at most the chunks it had already read: at ~3,000 tok/s
+    // and a busy test process, up to a few dozen (46 seen in a CI run), far from the 400 of the whole answer.
     expect(received).toBeGreaterThanOrEqual(3);
-    expect(received).toBeLessThan(20);
+    expect(received).toBeLessThan(100);
     await waitForIdleSlots(gw, 1_000);
     // Had the generation run on, it would have produced all 400 tokens.
     expect(engine.stats().generatedTokens - before).toBeLessThan(200);
